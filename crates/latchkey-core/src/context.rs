@@ -1,0 +1,152 @@
+//! The context every service runs in: configuration, store, clock, keys and the caches that
+//! keep the database off the hot paths.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::clock::{Clock, Timestamp};
+use crate::error::{OAuthError, StoreError};
+use crate::id::ClientId;
+use crate::keys::{self, KeyError, KeyRing, KeySealer, RotationPolicy};
+use crate::secret::{MasterKey, SecretHasher};
+use crate::store::Store;
+use crate::token::access::AccessClaims;
+use crate::token::revocation::RevocationList;
+use crate::ttl_cache::TtlCache;
+
+/// The settings services need.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The issuer identifier (`iss`), without a trailing slash.
+    pub issuer: String,
+    /// `aud` of access tokens when the request names no resource.
+    pub default_audience: String,
+    /// Lifetime of access tokens.
+    pub access_token_ttl: Duration,
+    /// How long a node may serve a cached client or miss a revocation made on another node.
+    pub cache_ttl: Duration,
+    /// `Cache-Control: max-age` of the JWKS.
+    pub jwks_max_age: Duration,
+    /// How long a new signing key is published before it signs.
+    pub key_prepublish: Duration,
+    /// How often a node reloads signing keys, so a rotation done elsewhere reaches it.
+    pub key_refresh: Duration,
+}
+
+impl AuthConfig {
+    /// The rotation policy these settings imply: retired keys stay published for the longest
+    /// token lifetime plus five minutes of leeway for clock skew and in-flight requests.
+    pub fn rotation_policy(&self) -> RotationPolicy {
+        RotationPolicy {
+            prepublish: self.key_prepublish,
+            retention: self.access_token_ttl + Duration::from_secs(300),
+        }
+    }
+}
+
+const CLIENT_CACHE_CAPACITY: usize = 10_000;
+const VERIFIED_TOKEN_CACHE_CAPACITY: usize = 100_000;
+
+/// Everything a service call needs, shared by all requests.
+pub struct Context {
+    /// Settings.
+    pub config: AuthConfig,
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// Signing keys, decrypted once.
+    pub keys: KeyRing,
+    /// Hashes client secrets.
+    pub hasher: SecretHasher,
+    clients: TtlCache<ClientId, Option<Arc<Client>>>,
+    pub(crate) verified: TtlCache<[u8; 32], Arc<AccessClaims>>,
+    pub(crate) revocations: RevocationList,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// Creates missing signing keys, loads the key ring and the revocation list.
+    pub async fn start(
+        config: AuthConfig,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        master: &MasterKey,
+    ) -> Result<Self, KeyError> {
+        let sealer = Arc::new(KeySealer::new(master)?);
+        let now = clock.now();
+        for key in keys::ensure_signing_keys(store.as_ref(), &sealer, now).await? {
+            tracing::info!(kid = %key.kid, alg = %key.alg, "created signing key");
+        }
+        let ring = KeyRing::new(sealer, config.rotation_policy());
+        ring.refresh(store.as_ref()).await?;
+        let context = Self {
+            hasher: SecretHasher::new(master),
+            keys: ring,
+            clients: TtlCache::new(CLIENT_CACHE_CAPACITY),
+            verified: TtlCache::new(VERIFIED_TOKEN_CACHE_CAPACITY),
+            revocations: RevocationList::default(),
+            config,
+            store,
+            clock,
+        };
+        context.revocations.sync(context.store.as_ref(), now).await?;
+        Ok(context)
+    }
+
+    /// The current time, read once per request.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The client with `id`, from the cache (stale by at most `cache_ttl`) or the store.
+    pub async fn find_client(
+        &self,
+        id: &ClientId,
+        now: Timestamp,
+    ) -> Result<Option<Arc<Client>>, OAuthError> {
+        if let Some(cached) = self.clients.get(id, now) {
+            return Ok(cached);
+        }
+        let found = self.store.find_client(id).await?.map(Arc::new);
+        self.clients
+            .insert(id.clone(), found.clone(), now + self.config.cache_ttl, now);
+        Ok(found)
+    }
+
+    /// Pulls revocations made by other nodes since the last sync.
+    pub async fn sync_revocations(&self) -> Result<(), StoreError> {
+        self.revocations.sync(self.store.as_ref(), self.now()).await
+    }
+
+    /// Picks up keys rotated elsewhere.
+    pub async fn refresh_keys(&self) -> Result<(), KeyError> {
+        self.keys.refresh(self.store.as_ref()).await
+    }
+
+    /// Deletes what has expired: revocations of expired tokens and keys past retention.
+    pub async fn purge_expired(&self) -> Result<(), StoreError> {
+        let now = self.now();
+        let purged = self.store.purge_revocations(now).await?;
+        let expired = self.keys.expired(now);
+        for kid in &expired {
+            self.store.delete_key(kid).await?;
+            tracing::info!(%kid, "deleted signing key past its retention");
+        }
+        if !expired.is_empty() {
+            self.refresh_keys()
+                .await
+                .map_err(|e| StoreError::Other(Box::new(e)))?;
+        }
+        tracing::debug!(purged, "purged expired revocations");
+        Ok(())
+    }
+}

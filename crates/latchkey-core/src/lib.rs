@@ -1,0 +1,26 @@
+//! Latchkey's core: the OAuth protocol rules, the domain types and the storage traits.
+//!
+//! Nothing here knows about HTTP or SQL. The server crate turns requests into the parsed
+//! types of this crate and calls one service function per endpoint; the store crate
+//! implements the traits of [`store`] once per database.
+
+pub mod client;
+pub mod client_auth;
+pub mod clock;
+pub mod context;
+pub mod discovery;
+pub mod error;
+pub mod grant;
+pub mod id;
+pub mod keys;
+pub mod params;
+pub mod registry;
+pub mod scope;
+pub mod secret;
+pub mod store;
+pub mod token;
+pub mod ttl_cache;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use context::{AuthConfig, Context};
+pub use error::{OAuthError, StoreError};

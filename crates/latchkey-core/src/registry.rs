@@ -1,0 +1,271 @@
+//! The client registry's admin operations: registration with metadata validation, secret
+//! rotation, deletion, and scope descriptions. Used by the `latchkey client` commands.
+
+use crate::client::{AuthMethod, Client, GrantType, RedirectUri};
+use crate::clock::Timestamp;
+use crate::error::StoreError;
+use crate::id::ClientId;
+use crate::scope::{Scope, ScopeSet};
+use crate::secret::{ClientSecret, SecretHasher};
+use crate::store::Store;
+
+/// A registration request as an administrator typed it.
+#[derive(Debug, Default, Clone)]
+pub struct ClientRegistration {
+    /// `client_name`.
+    pub name: String,
+    /// Grant type names; empty means the default for the client's shape.
+    pub grant_types: Vec<String>,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Scope names, one each.
+    pub scopes: Vec<String>,
+    /// Whether the client is public.
+    pub public: bool,
+    /// The auth method name, if given.
+    pub auth_method: Option<String>,
+}
+
+/// Why an admin operation on clients failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The metadata makes no sense; the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    /// No client has that id.
+    #[error("no client with id {0}")]
+    NotFound(String),
+    /// The operation needs a confidential client.
+    #[error("client {0} is public and has no secret")]
+    PublicClient(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The metadata of a registration, validated: everything but id, secret and date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidMetadata {
+    /// `client_name`.
+    pub name: String,
+    /// Auth method.
+    pub auth_method: AuthMethod,
+    /// Grant types, deduplicated, in canonical order.
+    pub grant_types: Vec<GrantType>,
+    /// Redirect URIs, in the order given.
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Allowed scopes.
+    pub scopes: ScopeSet,
+}
+
+impl ClientRegistration {
+    /// Checks the metadata and refuses nonsense with one clear sentence.
+    pub fn validate(&self) -> Result<ValidMetadata, RegistryError> {
+        let invalid = |msg: String| Err(RegistryError::Invalid(msg));
+        let name = self.name.trim();
+        if name.is_empty() {
+            return invalid("the client name may not be empty".into());
+        }
+        if name.chars().count() > 200 || name.chars().any(char::is_control) {
+            return invalid(
+                "the client name must be at most 200 characters without control characters".into(),
+            );
+        }
+        let auth_method = match (self.public, self.auth_method.as_deref()) {
+            (_, Some(method)) => method.parse::<AuthMethod>().map_err(RegistryError::Invalid)?,
+            (true, None) => AuthMethod::None,
+            (false, None) => AuthMethod::ClientSecretBasic,
+        };
+        if self.public && auth_method != AuthMethod::None {
+            return invalid(format!(
+                "a public client has no secret, so it cannot use {auth_method}"
+            ));
+        }
+        let public = auth_method == AuthMethod::None;
+
+        let redirect_uris = self
+            .redirect_uris
+            .iter()
+            .map(|uri| RedirectUri::parse(uri).map_err(RegistryError::Invalid))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut grant_types = self
+            .grant_types
+            .iter()
+            .map(|g| g.parse::<GrantType>().map_err(RegistryError::Invalid))
+            .collect::<Result<Vec<_>, _>>()?;
+        if grant_types.is_empty() {
+            grant_types.push(if !redirect_uris.is_empty() {
+                GrantType::AuthorizationCode
+            } else if !public {
+                GrantType::ClientCredentials
+            } else {
+                return invalid("a public client needs at least one --grant-type".into());
+            });
+        }
+        grant_types.sort();
+        grant_types.dedup();
+        check_grant_consistency(&grant_types, public, !redirect_uris.is_empty())?;
+
+        let scopes = self
+            .scopes
+            .iter()
+            .map(|s| Scope::parse(s).map_err(|e| RegistryError::Invalid(e.to_string())))
+            .collect::<Result<ScopeSet, _>>()?;
+        Ok(ValidMetadata {
+            name: name.to_owned(),
+            auth_method,
+            grant_types,
+            redirect_uris,
+            scopes,
+        })
+    }
+}
+
+fn check_grant_consistency(
+    grants: &[GrantType],
+    public: bool,
+    has_redirects: bool,
+) -> Result<(), RegistryError> {
+    let has = |g| grants.contains(&g);
+    let redirecting = has(GrantType::AuthorizationCode) || has(GrantType::Implicit);
+    let invalid = |msg: &str| Err(RegistryError::Invalid(msg.to_owned()));
+    if public && has(GrantType::ClientCredentials) {
+        return invalid(
+            "client_credentials needs a confidential client: a public client cannot keep a secret",
+        );
+    }
+    if redirecting && !has_redirects {
+        return invalid("authorization_code and implicit need at least one --redirect-uri");
+    }
+    if has_redirects && !redirecting {
+        return invalid(
+            "redirect URIs are used only by authorization_code and implicit; add one of those grant types or drop the URIs",
+        );
+    }
+    if has(GrantType::RefreshToken) && !(has(GrantType::AuthorizationCode) || has(GrantType::DeviceCode)) {
+        return invalid(
+            "refresh_token is issued only with authorization_code or the device grant; register one of them too",
+        );
+    }
+    Ok(())
+}
+
+/// Registers a client. Returns it and, for a confidential client, its secret in the clear:
+/// the only time the secret exists outside the client's hands.
+pub async fn register_client(
+    store: &dyn Store,
+    hasher: &SecretHasher,
+    registration: &ClientRegistration,
+    now: Timestamp,
+) -> Result<(Client, Option<ClientSecret>), RegistryError> {
+    let meta = registration.validate()?;
+    let secret = (meta.auth_method != AuthMethod::None).then(ClientSecret::generate);
+    let client = Client {
+        id: ClientId::generate(),
+        name: meta.name,
+        auth_method: meta.auth_method,
+        grant_types: meta.grant_types,
+        redirect_uris: meta.redirect_uris,
+        secret_hash: secret.as_ref().map(|s| hasher.hash(s)),
+        scopes: meta.scopes,
+        created_at: now,
+    };
+    store.ensure_scopes(&client.scopes).await?;
+    store.insert_client(&client).await?;
+    Ok((client, secret))
+}
+
+/// Replaces a confidential client's secret; the old one stops working (within the
+/// server's client cache lifetime). Returns the new secret, shown once.
+pub async fn rotate_client_secret(
+    store: &dyn Store,
+    hasher: &SecretHasher,
+    id: &ClientId,
+) -> Result<ClientSecret, RegistryError> {
+    let client = store
+        .find_client(id)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
+    if client.is_public() {
+        return Err(RegistryError::PublicClient(id.to_string()));
+    }
+    let secret = ClientSecret::generate();
+    if !store.replace_client_secret(id, &hasher.hash(&secret)).await? {
+        return Err(RegistryError::NotFound(id.to_string()));
+    }
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(f: impl FnOnce(&mut ClientRegistration)) -> Result<ValidMetadata, RegistryError> {
+        let mut registration = ClientRegistration {
+            name: "App".into(),
+            ..Default::default()
+        };
+        f(&mut registration);
+        registration.validate()
+    }
+
+    type Edit = Box<dyn FnOnce(&mut ClientRegistration)>;
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_bare_confidential_client_defaults_to_client_credentials_with_basic_auth() {
+        let meta = reg(|_| {}).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(meta.grant_types, [GrantType::ClientCredentials]);
+        assert_eq!(meta.auth_method, AuthMethod::ClientSecretBasic);
+    }
+
+    #[test]
+    fn redirect_uris_default_to_authorization_code() {
+        let meta = reg(|r| r.redirect_uris = strings(&["https://app.example.com/cb"]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(meta.grant_types, [GrantType::AuthorizationCode]);
+    }
+
+    #[test]
+    fn inconsistent_metadata_is_refused() {
+        let cases: Vec<Edit> = vec![
+            Box::new(|r| r.name = "  ".into()),
+            Box::new(|r| r.name = "a\u{7}".into()),
+            Box::new(|r| {
+                r.public = true;
+                r.grant_types = strings(&["client_credentials"]);
+            }),
+            Box::new(|r| r.public = true),
+            Box::new(|r| {
+                r.public = true;
+                r.auth_method = Some("client_secret_post".into());
+            }),
+            Box::new(|r| r.grant_types = strings(&["authorization_code"])),
+            Box::new(|r| r.grant_types = strings(&["password"])),
+            Box::new(|r| r.grant_types = strings(&["client_credentials", "refresh_token"])),
+            Box::new(|r| {
+                r.grant_types = strings(&["client_credentials"]);
+                r.redirect_uris = strings(&["https://app.example.com/cb"]);
+            }),
+            Box::new(|r| r.redirect_uris = strings(&["javascript:alert(1)"])),
+            Box::new(|r| r.scopes = strings(&["bad scope"])),
+            Box::new(|r| r.auth_method = Some("private_key_jwt".into())),
+        ];
+        for (i, case) in cases.into_iter().enumerate() {
+            assert!(matches!(reg(case), Err(RegistryError::Invalid(_))), "case {i}");
+        }
+    }
+
+    #[test]
+    fn auth_method_none_makes_a_public_client() {
+        let meta = reg(|r| {
+            r.auth_method = Some("none".into());
+            r.grant_types = strings(&["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]);
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(meta.auth_method, AuthMethod::None);
+    }
+}

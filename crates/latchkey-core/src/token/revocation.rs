@@ -1,0 +1,95 @@
+//! Token revocation (RFC 7009) and the deny list that makes a revoked JWT inactive.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use super::access;
+use crate::client::Client;
+use crate::clock::Timestamp;
+use crate::context::Context;
+use crate::error::{OAuthError, StoreError};
+use crate::id::{ClientId, Jti};
+use crate::params::Params;
+use crate::store::RevocationStore;
+
+/// How far back each sync looks again, so a revocation committed late or stamped by a node
+/// with a slightly slow clock is not missed. Re-reading is harmless: the list is a set.
+const SYNC_OVERLAP: Duration = Duration::from_secs(60);
+
+/// The revoked, not yet expired access tokens, held in memory so introspection never
+/// waits on the database.
+#[derive(Debug, Default)]
+pub struct RevocationList {
+    revoked: RwLock<HashMap<String, Timestamp>>,
+    synced_at: Mutex<Option<Timestamp>>,
+}
+
+impl RevocationList {
+    /// Whether the token with this `jti` is revoked.
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        self.revoked
+            .read()
+            .map(|set| set.contains_key(jti))
+            .unwrap_or(true)
+    }
+
+    fn add(&self, jti: String, expires_at: Timestamp) {
+        if let Ok(mut set) = self.revoked.write() {
+            set.insert(jti, expires_at);
+        }
+    }
+
+    /// Loads revocations recorded since the last sync (by any node) and forgets expired ones.
+    pub async fn sync(&self, store: &dyn RevocationStore, now: Timestamp) -> Result<(), StoreError> {
+        let since = self
+            .synced_at
+            .lock()
+            .ok()
+            .and_then(|at| *at)
+            .map_or(Timestamp::from_secs(0), |at| at - SYNC_OVERLAP);
+        let fresh = store.revocations_since(since, now).await?;
+        if let Ok(mut set) = self.revoked.write() {
+            set.retain(|_, expires_at| *expires_at > now);
+            for revocation in fresh {
+                set.insert(revocation.jti.as_str().to_owned(), revocation.expires_at);
+            }
+        }
+        if let Ok(mut at) = self.synced_at.lock() {
+            *at = Some(now);
+        }
+        Ok(())
+    }
+}
+
+/// Revokes `token` for `caller` (RFC 7009 §2.1). Invalid, expired and unknown tokens are
+/// accepted silently (§2.2); a token issued to another client is refused.
+pub async fn revoke(
+    context: &Context,
+    caller: &Client,
+    params: &Params,
+    now: Timestamp,
+) -> Result<(), OAuthError> {
+    let token = params.require("token")?;
+    let Some(claims) = access::verify(context, token, now) else {
+        return Ok(());
+    };
+    if claims.client_id != caller.id.as_str() {
+        return Err(OAuthError::UnauthorizedClient(
+            "this token was issued to another client; a client may revoke only its own tokens".into(),
+        ));
+    }
+    let expires_at = Timestamp::from_secs(claims.exp);
+    context
+        .store
+        .revoke_access_token(
+            &Jti::new(claims.jti.clone()),
+            &ClientId::new(claims.client_id.clone()),
+            expires_at,
+            now,
+        )
+        .await?;
+    context.revocations.add(claims.jti.clone(), expires_at);
+    tracing::info!(client_id = %caller.id, jti = %claims.jti, "access token revoked");
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! Latchkey's HTTP surface: the router, thin handlers, request extractors and the one place
+//! where errors become responses.
+//!
+//! Every handler extracts, calls one service function of `latchkey-core` and wraps the
+//! result; protocol decisions live in core.
+
+mod error;
+mod extract;
+mod maintenance;
+mod middleware;
+mod routes;
+mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::serve::ListenerExt as _;
+use latchkey_core::Context;
+use latchkey_core::discovery::paths;
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Request bodies larger than this are refused with 413 (INTERFACE.md).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The application: every route with its middleware.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(paths::TOKEN, post(routes::token::issue_token))
+        .route(paths::INTROSPECT, post(routes::introspect::introspect_token))
+        .route(paths::REVOKE, post(routes::revoke::revoke_token))
+        .route(paths::JWKS, get(routes::jwks::show_jwks))
+        .route(paths::OAUTH_METADATA, get(routes::discovery::show_oauth_metadata))
+        .route(
+            paths::OPENID_CONFIGURATION,
+            get(routes::discovery::show_openid_configuration),
+        )
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .fallback(routes::fallback::not_found)
+        .method_not_allowed_fallback(routes::fallback::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(middleware::security_headers))
+        .with_state(state)
+}
+
+/// Serves the application on `listener` until `shutdown` resolves, then drains in-flight
+/// requests. Background maintenance (revocation sync, key refresh, purges) runs alongside.
+pub async fn serve(
+    listener: TcpListener,
+    context: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let maintenance = tokio::spawn(maintenance::run(Arc::clone(&context)));
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::trace!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    let app = router(AppState::new(context));
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    maintenance.abort();
+    result
+}

@@ -1,0 +1,23 @@
+//! The token endpoint (RFC 6749 §3.2).
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use latchkey_core::client_auth;
+use latchkey_core::grant::{self, TokenRequest};
+
+use crate::error::{ApiError, no_store};
+use crate::extract::ClientRequest;
+use crate::state::AppState;
+
+/// Authenticates the client, runs its grant and answers with tokens.
+pub(crate) async fn issue_token(
+    State(app): State<AppState>,
+    request: ClientRequest,
+) -> Result<Response, ApiError> {
+    let now = app.now();
+    let client = client_auth::authenticate(&app, &request.credentials, now).await?;
+    let token_request = TokenRequest::parse(&request.params)?;
+    let response = grant::exchange(&app, &client, token_request, now).await?;
+    Ok(no_store(Json(response).into_response()))
+}

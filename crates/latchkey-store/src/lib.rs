@@ -1,0 +1,46 @@
+//! Latchkey's storage: the core store traits implemented once per database.
+//!
+//! SQLite (embedded, the default) lives in [`sqlite`]. Queries are checked at run time,
+//! not compile time, because one crate serves several databases; the contract tests in
+//! `tests/contract.rs` are the safety net and run against every backend.
+
+mod migrate;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use latchkey_core::store::Store;
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL names a database we do not support.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
+    UnsupportedUrl(String),
+    /// The URL is malformed.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    /// Connecting failed.
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        /// The migration's number.
+        version: i64,
+        /// Its file name.
+        name: &'static str,
+        /// What the database said.
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+/// Opens the database at `url`, applying any pending migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, ConnectError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else {
+        Err(ConnectError::UnsupportedUrl(url.to_owned()))
+    }
+}

@@ -1,0 +1,20 @@
+//! Embedded migrations. Each backend has a numbered list of SQL files compiled into the
+//! binary; each is applied once, in order, in its own transaction, and recorded.
+//!
+//! A hand-rolled runner rather than `sqlx::migrate!`: the macro would compile a second copy
+//! of SQLite into the build's proc-macro, and what we need is thirty lines.
+
+/// One migration: its number, name and SQL.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Migration {
+    pub(crate) version: i64,
+    pub(crate) name: &'static str,
+    pub(crate) sql: &'static str,
+}
+
+/// The SQLite migrations, in order.
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_foundation.sql",
+    sql: include_str!("../migrations/sqlite/0001_foundation.sql"),
+}];

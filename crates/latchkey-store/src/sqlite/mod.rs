@@ -1,0 +1,153 @@
+//! The SQLite store: WAL mode so readers never block the writer, a busy timeout so the
+//! admin commands and a running server can share the file, and every single-use rule as
+//! one conditional statement.
+
+mod clients;
+mod keys;
+mod revocations;
+mod scopes;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use latchkey_core::error::StoreError;
+use latchkey_core::store::Store;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, Executor, Row};
+
+use crate::ConnectError;
+use crate::migrate::SQLITE as MIGRATIONS;
+
+/// A Latchkey store in a SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// The file a `sqlite:` URL names, or `None` for an in-memory database.
+pub fn database_path(url: &str) -> Result<Option<PathBuf>, ConnectError> {
+    let options = SqliteConnectOptions::from_str(url).map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+    let path = options.get_filename();
+    Ok((!path.as_os_str().is_empty() && path.as_os_str() != ":memory:").then(|| path.to_path_buf()))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` and migrates it.
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(ConnectError::Connect)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations under `BEGIN IMMEDIATE`, so two processes starting on a
+    /// fresh file at once take turns instead of both creating tables.
+    async fn migrate(&self) -> Result<(), ConnectError> {
+        let mut conn = self.pool.acquire().await.map_err(ConnectError::Connect)?;
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS latchkey_migrations (
+                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        )
+        .await
+        .map_err(ConnectError::Connect)?;
+        for migration in MIGRATIONS {
+            let failed = |source| ConnectError::Migration {
+                version: migration.version,
+                name: migration.name,
+                source,
+            };
+            conn.execute("BEGIN IMMEDIATE").await.map_err(failed)?;
+            let applied = sqlx::query("SELECT 1 FROM latchkey_migrations WHERE version = ?")
+                .bind(migration.version)
+                .fetch_optional(&mut *conn)
+                .await;
+            let outcome = match applied {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => apply(&mut conn, migration).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => conn.execute("COMMIT").await.map(|_| ()).map_err(failed)?,
+                Err(e) => {
+                    let _ = conn.execute("ROLLBACK").await;
+                    return Err(failed(e));
+                }
+            }
+        }
+        let _ = conn.ping().await;
+        Ok(())
+    }
+}
+
+async fn apply(
+    conn: &mut sqlx::SqliteConnection,
+    migration: &crate::migrate::Migration,
+) -> Result<(), sqlx::Error> {
+    conn.execute(migration.sql).await?;
+    sqlx::query("INSERT INTO latchkey_migrations (version, name, applied_at) VALUES (?, ?, unixepoch())")
+        .bind(migration.version)
+        .bind(migration.name)
+        .execute(&mut *conn)
+        .await?;
+    tracing::info!(
+        version = migration.version,
+        name = migration.name,
+        "applied migration"
+    );
+    Ok(())
+}
+
+/// Maps a sqlx error into the store's vocabulary.
+pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(
+            db.constraint()
+                .map_or_else(|| db.message().to_owned(), str::to_owned),
+        ),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(Box::new(error))
+        }
+        sqlx::Error::Database(ref db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
+            // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout: the writer is stuck.
+            StoreError::Unavailable(Box::new(error))
+        }
+        other => StoreError::Other(Box::new(other)),
+    }
+}
+
+/// Reads a column, mapping a type mismatch to `Corrupt`.
+pub(crate) fn column<'r, T>(row: &'r sqlx::sqlite::SqliteRow, name: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(name)
+        .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+}

@@ -1,0 +1,52 @@
+//! `latchkey serve`.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use latchkey_core::{Context, SystemClock};
+use tokio::net::TcpListener;
+
+use crate::app;
+use crate::config::Settings;
+
+/// Opens the database, starts the core context and serves until Ctrl-C or SIGTERM.
+pub(crate) async fn run(settings: &Settings) -> anyhow::Result<()> {
+    let listen = settings.listen_addr()?;
+    let opened = app::open(settings).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("LATCHKEY_LISTEN: cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let config = settings.auth_config(bound);
+    let issuer = config.issuer.clone();
+    let context = Context::start(config, opened.store, Arc::new(SystemClock), &opened.master)
+        .await
+        .context("cannot load signing keys")?;
+    tracing::info!(address = %bound, %issuer, "latchkey is listening");
+    latchkey_server::serve(listener, Arc::new(context), shutdown_signal()).await?;
+    tracing::info!("latchkey stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}

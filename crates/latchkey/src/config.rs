@@ -1,0 +1,343 @@
+//! Settings: flags, then `LATCHKEY_*` environment variables (both through clap), then an
+//! optional TOML file, then defaults. [`Settings::resolve`] runs once, validates, and leaves
+//! no `Option` where a default exists. Errors name the setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use latchkey_core::AuthConfig;
+use serde::Deserialize;
+
+/// Settings every command accepts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SettingsArgs {
+    /// TOML file with settings (flags and environment variables win over it).
+    #[arg(long, env = "LATCHKEY_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "LATCHKEY_LISTEN", global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Issuer URL [default: http:// + the listen address].
+    #[arg(long, env = "LATCHKEY_ISSUER", global = true, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Database URL [default: sqlite://latchkey.db].
+    #[arg(long, env = "LATCHKEY_DATABASE_URL", global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Access-token audience when a request names none [default: the issuer].
+    #[arg(long, env = "LATCHKEY_DEFAULT_AUDIENCE", global = true, value_name = "URI")]
+    pub default_audience: Option<String>,
+    /// Access-token lifetime, e.g. 900, 15m, 1h [default: 15m].
+    #[arg(
+        long,
+        env = "LATCHKEY_ACCESS_TOKEN_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub access_token_ttl: Option<String>,
+    /// How long a rotated key is published before it signs [default: 1h].
+    #[arg(long, env = "LATCHKEY_KEY_PREPUBLISH", global = true, value_name = "DURATION")]
+    pub key_prepublish: Option<String>,
+    /// JWKS cache lifetime sent to verifiers; must be shorter than the pre-publication [default: 5m].
+    #[arg(long, env = "LATCHKEY_JWKS_MAX_AGE", global = true, value_name = "DURATION")]
+    pub jwks_max_age: Option<String>,
+    /// How stale a node's cached clients and revocations may be [default: 5s].
+    #[arg(long, env = "LATCHKEY_CACHE_TTL", global = true, value_name = "DURATION")]
+    pub cache_ttl: Option<String>,
+    /// How often a node reloads signing keys [default: 30s].
+    #[arg(long, env = "LATCHKEY_KEY_REFRESH", global = true, value_name = "DURATION")]
+    pub key_refresh: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "LATCHKEY_LOG_FORMAT", global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// The same settings as they may appear in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    issuer: Option<String>,
+    database_url: Option<String>,
+    default_audience: Option<String>,
+    access_token_ttl: Option<DurationText>,
+    key_prepublish: Option<DurationText>,
+    jwks_max_age: Option<DurationText>,
+    cache_ttl: Option<DurationText>,
+    key_refresh: Option<DurationText>,
+    log_format: Option<String>,
+}
+
+/// A duration in a file: seconds as a number, or text like "15m".
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DurationText {
+    Seconds(u64),
+    Text(String),
+}
+
+impl DurationText {
+    fn into_text(self) -> String {
+        match self {
+            Self::Seconds(secs) => secs.to_string(),
+            Self::Text(text) => text,
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: String,
+    /// The issuer, or `None` to derive it from the bound address.
+    pub issuer: Option<String>,
+    /// The database URL.
+    pub database_url: String,
+    /// The default audience, or `None` for the issuer.
+    pub default_audience: Option<String>,
+    /// Access-token lifetime.
+    pub access_token_ttl: Duration,
+    /// Pre-publication period of rotated keys.
+    pub key_prepublish: Duration,
+    /// JWKS `max-age`.
+    pub jwks_max_age: Duration,
+    /// Cache staleness bound.
+    pub cache_ttl: Duration,
+    /// Key reload interval.
+    pub key_refresh: Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// The default database: an embedded SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://latchkey.db";
+
+impl Settings {
+    /// Merges flags and environment with the TOML file and defaults, and validates.
+    pub fn resolve(args: &SettingsArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let duration = |name: &str, flag: &Option<String>, from_file: Option<DurationText>, default: u64| {
+            let text = flag.clone().or_else(|| from_file.map(DurationText::into_text));
+            match text {
+                Some(text) => {
+                    parse_duration(&text).with_context(|| format!("{name}: invalid duration {text:?}"))
+                }
+                None => Ok(Duration::from_secs(default)),
+            }
+        };
+        let log_format = match args.log_format.clone().or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("LATCHKEY_LOG_FORMAT: unknown format {other:?} (use text or json)"),
+        };
+        let settings = Self {
+            listen: args
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            issuer: args.issuer.clone().or(file.issuer),
+            database_url: args
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            default_audience: args.default_audience.clone().or(file.default_audience),
+            access_token_ttl: duration(
+                "LATCHKEY_ACCESS_TOKEN_TTL",
+                &args.access_token_ttl,
+                file.access_token_ttl,
+                900,
+            )?,
+            key_prepublish: duration(
+                "LATCHKEY_KEY_PREPUBLISH",
+                &args.key_prepublish,
+                file.key_prepublish,
+                3600,
+            )?,
+            jwks_max_age: duration(
+                "LATCHKEY_JWKS_MAX_AGE",
+                &args.jwks_max_age,
+                file.jwks_max_age,
+                300,
+            )?,
+            cache_ttl: duration("LATCHKEY_CACHE_TTL", &args.cache_ttl, file.cache_ttl, 5)?,
+            key_refresh: duration("LATCHKEY_KEY_REFRESH", &args.key_refresh, file.key_refresh, 30)?,
+            log_format,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        if let Some(issuer) = &self.issuer {
+            check_issuer(issuer)?;
+        }
+        if self.access_token_ttl.is_zero() || self.access_token_ttl > Duration::from_secs(86_400) {
+            bail!("LATCHKEY_ACCESS_TOKEN_TTL: must be between 1 second and 24 hours");
+        }
+        if self.key_prepublish <= self.jwks_max_age {
+            bail!(
+                "LATCHKEY_KEY_PREPUBLISH ({}s) must be longer than LATCHKEY_JWKS_MAX_AGE ({}s), or verifiers that cache the JWKS would meet tokens signed by a key they have not seen",
+                self.key_prepublish.as_secs(),
+                self.jwks_max_age.as_secs()
+            );
+        }
+        if self.key_refresh.is_zero() || self.key_refresh > self.key_prepublish {
+            bail!("LATCHKEY_KEY_REFRESH: must be positive and no longer than the key pre-publication period");
+        }
+        if self.cache_ttl.is_zero() || self.cache_ttl > Duration::from_secs(300) {
+            bail!("LATCHKEY_CACHE_TTL: must be between 1 second and 5 minutes");
+        }
+        Ok(())
+    }
+
+    /// The listen address, parsed.
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listen
+            .parse()
+            .with_context(|| format!("LATCHKEY_LISTEN: invalid socket address {:?}", self.listen))
+    }
+
+    /// The core configuration, with the issuer derived from the bound address if unset.
+    pub fn auth_config(&self, bound: SocketAddr) -> AuthConfig {
+        let issuer = self
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_owned();
+        AuthConfig {
+            default_audience: self.default_audience.clone().unwrap_or_else(|| issuer.clone()),
+            issuer,
+            access_token_ttl: self.access_token_ttl,
+            cache_ttl: self.cache_ttl,
+            jwks_max_age: self.jwks_max_age,
+            key_prepublish: self.key_prepublish,
+            key_refresh: self.key_refresh,
+        }
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("LATCHKEY_CONFIG: cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("LATCHKEY_CONFIG: {} is not valid", path.display()))
+}
+
+fn check_issuer(issuer: &str) -> anyhow::Result<()> {
+    let url = url::Url::parse(issuer).with_context(|| format!("LATCHKEY_ISSUER: {issuer:?} is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        bail!("LATCHKEY_ISSUER: {issuer:?} must be an http or https URL with a host");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("LATCHKEY_ISSUER: {issuer:?} may not have a query or fragment (RFC 8414 section 2)");
+    }
+    Ok(())
+}
+
+/// Parses `90`, `90s`, `15m`, `1h` or `2d`.
+pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let value: u64 = digits
+        .parse()
+        .context("expected a number with an optional unit s, m, h or d")?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => bail!("unknown unit {other:?} (use s, m, h or d)"),
+    };
+    value
+        .checked_mul(scale)
+        .map(Duration::from_secs)
+        .context("duration too large")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_plain_seconds_and_units() {
+        assert_eq!(parse_duration("90").ok(), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m").ok(), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h").ok(), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("2d").ok(), Some(Duration::from_secs(172_800)));
+        for bad in ["", "m", "10x", "-5", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = std::env::temp_dir().join(format!("latchkey-config-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("latchkey.toml");
+        let written = std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\naccess_token_ttl = \"5m\"\ncache_ttl = 2\n",
+        );
+        assert!(written.is_ok());
+        let args = SettingsArgs {
+            config: Some(path),
+            access_token_ttl: Some("60".into()),
+            ..Default::default()
+        };
+        let settings = Settings::resolve(&args).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(settings.listen, "127.0.0.1:9999");
+        assert_eq!(settings.access_token_ttl, Duration::from_secs(60));
+        assert_eq!(settings.cache_ttl, Duration::from_secs(2));
+        assert_eq!(settings.key_prepublish, Duration::from_secs(3600));
+        assert_eq!(settings.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_name_the_setting() {
+        let dir = std::env::temp_dir().join(format!("latchkey-config-bad-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("bad.toml");
+        assert!(std::fs::write(&path, "lisen = \"x\"\n").is_ok());
+        let err = Settings::resolve(&SettingsArgs {
+            config: Some(path),
+            ..Default::default()
+        });
+        assert!(err.is_err());
+        let err = Settings::resolve(&SettingsArgs {
+            listen: Some("nonsense".into()),
+            ..Default::default()
+        });
+        assert!(
+            format!("{:#}", err.err().map(|e| e.to_string()).unwrap_or_default()).contains("LATCHKEY_LISTEN")
+        );
+        let err = Settings::resolve(&SettingsArgs {
+            key_prepublish: Some("60".into()),
+            ..Default::default()
+        });
+        assert!(err.is_err());
+        let err = Settings::resolve(&SettingsArgs {
+            issuer: Some("https://x/?q=1".into()),
+            ..Default::default()
+        });
+        assert!(err.is_err());
+    }
+}

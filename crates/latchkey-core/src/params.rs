@@ -38,10 +38,14 @@ impl Params {
     }
 }
 
-/// A parameter name made safe to echo in a description: at most 40 printable characters.
+/// A parameter name made safe to echo in a description: RFC 6749 names are lowercase
+/// letters and underscores; anything else is not echoed.
 fn printable(name: &str) -> String {
-    let clean: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
-    format!("{clean:?}")
+    if !name.is_empty() && name.len() <= 40 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        name.to_owned()
+    } else {
+        "(unnamed)".to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -57,7 +61,9 @@ mod tests {
     #[test]
     fn repeated_parameters_are_invalid_requests() {
         let err = Params::from_pairs(pairs(&[("scope", "a"), ("scope", "b")]));
-        assert!(matches!(err, Err(OAuthError::InvalidRequest(d)) if d.contains("\"scope\"")));
+        assert!(
+            matches!(err, Err(OAuthError::InvalidRequest(d)) if d.contains("parameter scope is repeated"))
+        );
     }
 
     #[test]

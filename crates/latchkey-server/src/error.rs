@@ -55,9 +55,10 @@ impl IntoResponse for ApiError {
             description = error.description(),
             "request refused"
         );
+        let description = rfc6749_text(error.description());
         let body = ErrorBody {
             error: error.code(),
-            error_description: error.description(),
+            error_description: &description,
         };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
@@ -78,10 +79,32 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Keeps only the characters RFC 6749 §5.2 allows in `error_description`
+/// (%x20-21 / %x23-5B / %x5D-7E): quotes become apostrophes, anything else is dropped.
+fn rfc6749_text(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '"' => Some('\''),
+            ' '..='~' if c != '\\' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Adds `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
 pub(crate) fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc6749_text;
+
+    #[test]
+    fn descriptions_keep_to_the_rfc_character_set() {
+        assert_eq!(rfc6749_text("scope \"a\\b\" é\n\t!"), "scope 'ab' !");
+    }
 }

@@ -238,7 +238,16 @@ impl Settings {
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("LATCHKEY_CONFIG: cannot read {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("LATCHKEY_CONFIG: {} is not valid", path.display()))
+    toml::from_str(&text).map_err(|error| {
+        let line = error.span().map_or(0, |span| {
+            text.get(..span.start).unwrap_or_default().lines().count().max(1)
+        });
+        anyhow::anyhow!(
+            "LATCHKEY_CONFIG: {} line {line}: {}",
+            path.display(),
+            error.message().trim()
+        )
+    })
 }
 
 fn check_issuer(issuer: &str) -> anyhow::Result<()> {

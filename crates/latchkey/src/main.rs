@@ -17,7 +17,9 @@ fn main() -> ExitCode {
     match runtime.block_on(cli.run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // One line, always: scripts read the first line of stderr.
+            let message = format!("{error:#}").replace('\n', " ");
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }

@@ -42,9 +42,24 @@ pub(crate) fn granted_scopes(
         ));
     }
     if !requested.is_subset_of(allowed) {
-        let excess: Vec<&str> = requested.excess_over(allowed).map(Scope::as_str).collect();
+        // Name the excess scopes to help the developer, but only those that look like
+        // ordinary scope names: a description never echoes markup or other oddities.
+        let excess: Vec<&str> = requested
+            .excess_over(allowed)
+            .map(Scope::as_str)
+            .filter(|s| {
+                s.len() <= 64
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b":._-/".contains(&b))
+            })
+            .collect();
+        let named = if excess.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", excess.join(" "))
+        };
         return Err(OAuthError::InvalidScope(
-            format!("this client may not request: {}", excess.join(" ")).into(),
+            format!("the request asks for scopes this client is not registered for{named}").into(),
         ));
     }
     Ok(requested.clone())

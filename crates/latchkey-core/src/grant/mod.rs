@@ -28,7 +28,8 @@ impl TokenRequest {
         let grant_type = params.require("grant_type")?;
         let Ok(grant) = grant_type.parse::<GrantType>() else {
             return Err(OAuthError::UnsupportedGrantType(
-                format!("grant_type {:?} is not supported", truncate(grant_type)).into(),
+                "this grant_type is not supported; see grant_types_supported in the discovery document"
+                    .into(),
             ));
         };
         match grant {
@@ -49,16 +50,16 @@ impl TokenRequest {
     }
 }
 
-fn truncate(text: &str) -> String {
-    text.chars().take(64).collect()
-}
-
 fn parse_scope(params: &Params) -> Result<Option<ScopeSet>, OAuthError> {
     params
         .get("scope")
         .map(ScopeSet::parse)
         .transpose()
-        .map_err(|e| OAuthError::InvalidScope(e.to_string().into()))
+        .map_err(|_| {
+            OAuthError::InvalidScope(
+                "scope must be space-separated tokens of printable ASCII without quotes or backslashes (RFC 6749 section 3.3)".into(),
+            )
+        })
 }
 
 /// A successful token response (RFC 6749 §5.1).

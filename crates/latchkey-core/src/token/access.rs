@@ -98,7 +98,11 @@ pub fn verify(context: &Context, token: &str, now: Timestamp) -> Option<Arc<Acce
     let claims = match context.verified.get(&fingerprint, now) {
         Some(claims) => claims,
         None => {
-            let payload = jws::verify(token, &context.keys, now, &ACCESS_TOKEN_TYPES).ok()?;
+            let expect = jws::Expect {
+                typs: &ACCESS_TOKEN_TYPES,
+                algs: &[Algorithm::Es256],
+            };
+            let payload = jws::verify(token, &context.keys, now, expect).ok()?;
             let claims: AccessClaims = serde_json::from_slice(&payload).ok()?;
             if claims.iss != context.config.issuer
                 || claims.exp <= now.as_secs()

@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::super::keys::{KeyMaterialError, KeyRing, LoadedKey};
 use crate::clock::Timestamp;
+use crate::keys::{Algorithm, KeyMaterialError, KeyRing, LoadedKey};
 use crate::secret::{b64, b64_decode};
 
 /// The longest token we will even try to parse.
@@ -69,8 +69,17 @@ pub fn sign(key: &LoadedKey, typ: &str, claims: &impl Serialize) -> Result<Strin
     Ok(token)
 }
 
-/// Verifies a compact JWS of one of the `typs` against the key ring; returns the payload.
-pub fn verify(token: &str, ring: &KeyRing, now: Timestamp, typs: &[&str]) -> Result<Vec<u8>, JwsError> {
+/// What a verifier accepts: the JOSE `typ`s and the key algorithms.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect<'a> {
+    /// Accepted `typ` values (compared ignoring case).
+    pub typs: &'a [&'a str],
+    /// Accepted algorithms; a token signed by a key of another algorithm is refused.
+    pub algs: &'a [Algorithm],
+}
+
+/// Verifies a compact JWS against the key ring; returns the payload.
+pub fn verify(token: &str, ring: &KeyRing, now: Timestamp, expect: Expect<'_>) -> Result<Vec<u8>, JwsError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(JwsError::Malformed);
     }
@@ -89,13 +98,13 @@ pub fn verify(token: &str, ring: &KeyRing, now: Timestamp, typs: &[&str]) -> Res
     let typ_ok = header
         .typ
         .as_deref()
-        .is_some_and(|typ| typs.iter().any(|want| typ.eq_ignore_ascii_case(want)));
+        .is_some_and(|typ| expect.typs.iter().any(|want| typ.eq_ignore_ascii_case(want)));
     if !typ_ok {
         return Err(JwsError::WrongType);
     }
     let kid = header.kid.ok_or(JwsError::UnknownKey)?;
     let key = ring.verification_key(&kid, now).ok_or(JwsError::UnknownKey)?;
-    if header.alg != key.stored.alg.as_str() {
+    if header.alg != key.stored.alg.as_str() || !expect.algs.contains(&key.stored.alg) {
         return Err(JwsError::AlgorithmMismatch);
     }
     let signature = b64_decode(signature_b64).ok_or(JwsError::Malformed)?;

@@ -2,7 +2,7 @@
 //! `rotate-secret`, and never by a listing.
 
 use anyhow::bail;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use latchkey_core::client::{Client, RedirectUri};
 use latchkey_core::id::ClientId;
 use latchkey_core::registry::{self, ClientRegistration};
@@ -13,33 +13,60 @@ use serde_json::{Value, json};
 use crate::app;
 use crate::config::Settings;
 
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// Name shown to users on consent pages.
+    #[arg(long)]
+    name: String,
+    /// Grant type it may use (repeat): authorization_code, refresh_token,
+    /// client_credentials, implicit, urn:ietf:params:oauth:grant-type:device_code.
+    #[arg(long = "grant-type", value_name = "TYPE")]
+    grant_types: Vec<String>,
+    /// Exact redirect URI (repeat).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// A scope it may request (repeat); unknown scopes are created.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
+    /// A public client (no secret; PKCE required).
+    #[arg(long)]
+    public: bool,
+    /// client_secret_basic (default), client_secret_post, or none (public).
+    #[arg(long, value_name = "METHOD")]
+    auth_method: Option<String>,
+    /// Print one JSON object with RFC 7591 field names.
+    #[arg(long)]
+    json: bool,
+}
+
+impl CreateArgs {
+    async fn run(self, settings: &Settings) -> anyhow::Result<()> {
+        let registration = ClientRegistration {
+            name: self.name,
+            grant_types: self.grant_types,
+            redirect_uris: self.redirect_uris,
+            scopes: self.scopes,
+            public: self.public,
+            auth_method: self.auth_method,
+        };
+        // Refuse nonsense before touching (or creating) the database.
+        registration.validate()?;
+        let opened = app::open(settings).await?;
+        let (client, secret) = registry::register_client(
+            opened.store.as_ref(),
+            &opened.hasher(),
+            &registration,
+            SystemClock.now(),
+        )
+        .await?;
+        print_client(&client, secret.as_ref(), self.json)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum ClientCommand {
     /// Register a client and print it (with its secret, shown only this once).
-    Create {
-        /// Name shown to users on consent pages.
-        #[arg(long)]
-        name: String,
-        /// Grant type it may use (repeat): authorization_code, refresh_token,
-        /// client_credentials, implicit, urn:ietf:params:oauth:grant-type:device_code.
-        #[arg(long = "grant-type", value_name = "TYPE")]
-        grant_types: Vec<String>,
-        /// Exact redirect URI (repeat).
-        #[arg(long = "redirect-uri", value_name = "URI")]
-        redirect_uris: Vec<String>,
-        /// A scope it may request (repeat); unknown scopes are created.
-        #[arg(long = "scope", value_name = "SCOPE")]
-        scopes: Vec<String>,
-        /// A public client (no secret; PKCE required).
-        #[arg(long)]
-        public: bool,
-        /// client_secret_basic (default), client_secret_post, or none (public).
-        #[arg(long, value_name = "METHOD")]
-        auth_method: Option<String>,
-        /// Print one JSON object with RFC 7591 field names.
-        #[arg(long)]
-        json: bool,
-    },
+    Create(CreateArgs),
     /// List clients (never their secrets).
     List {
         /// Print JSON.
@@ -71,31 +98,14 @@ pub(crate) enum ClientCommand {
 
 impl ClientCommand {
     pub(crate) async fn run(self, settings: &Settings) -> anyhow::Result<()> {
+        let command = match self {
+            Self::Create(args) => return args.run(settings).await,
+            other => other,
+        };
         let opened = app::open(settings).await?;
         let store = opened.store.as_ref();
-        match self {
-            Self::Create {
-                name,
-                grant_types,
-                redirect_uris,
-                scopes,
-                public,
-                auth_method,
-                json,
-            } => {
-                let registration = ClientRegistration {
-                    name,
-                    grant_types,
-                    redirect_uris,
-                    scopes,
-                    public,
-                    auth_method,
-                };
-                let (client, secret) =
-                    registry::register_client(store, &opened.hasher(), &registration, SystemClock.now())
-                        .await?;
-                print_client(&client, secret.as_ref(), json)?;
-            }
+        match command {
+            Self::Create(_) => {}
             Self::List { json } => {
                 let clients = store.list_clients().await?;
                 if json {

@@ -1,1 +1,18 @@
+//! The integration test binary: the real server on an ephemeral port, a temporary SQLite
+//! file, and HTTP from real client libraries (`oauth2`) and raw reqwest.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test support code outside #[test] functions: a failed step is a failed test"
+)]
 
+mod cli;
+mod discovery;
+mod errors;
+mod introspect;
+mod keys;
+mod revoke;
+mod support;
+mod token;

@@ -1,0 +1,314 @@
+//! The `latchkey` binary as an operator uses it: admin commands, one-line errors, and
+//! `serve` in an empty directory, sharing its database with the admin commands.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+fn latchkey(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().unwrap()
+}
+
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    command.args(args).current_dir(dir).stdin(Stdio::null());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("LATCHKEY_") || name == "RUST_LOG" {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn ok_json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A failure is one line on stderr starting with `error:`, a non-zero exit, no panic.
+fn assert_clean_failure(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !output.status.success(),
+        "expected failure, got: {}",
+        stdout(output)
+    );
+    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn the_client_registry_lifecycle_never_shows_a_secret_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = ok_json(&latchkey(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--name",
+            "Billing",
+            "--scope",
+            "invoices:read",
+            "--scope",
+            "invoices:write",
+            "--json",
+        ],
+    ));
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 43, "at least 256 bits");
+    assert_eq!(created["client_name"], "Billing");
+    assert_eq!(created["grant_types"], serde_json::json!(["client_credentials"]));
+    assert_eq!(created["scope"], "invoices:read invoices:write");
+    assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
+    assert!(dir.path().join("latchkey.db").exists());
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("latchkey.db.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the generated master key file is private");
+    }
+
+    for args in [
+        &["client", "list"][..],
+        &["client", "list", "--json"],
+        &["client", "show", &id],
+        &["client", "show", &id, "--json"],
+    ] {
+        let output = latchkey(dir.path(), args);
+        assert!(output.status.success());
+        assert!(stdout(&output).contains(&id));
+        assert!(
+            !stdout(&output).contains(&secret),
+            "{args:?} must not print the secret"
+        );
+    }
+
+    let public = ok_json(&latchkey(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--name",
+            "CLI",
+            "--public",
+            "--grant-type",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "--json",
+        ],
+    ));
+    assert!(public.get("client_secret").is_none());
+    assert_eq!(public["token_endpoint_auth_method"], "none");
+    let public_id = public["client_id"].as_str().unwrap();
+    assert_clean_failure(&latchkey(dir.path(), &["client", "rotate-secret", public_id]));
+
+    let rotated = ok_json(&latchkey(dir.path(), &["client", "rotate-secret", &id, "--json"]));
+    assert_ne!(rotated["client_secret"], secret.as_str());
+
+    let deleted = latchkey(dir.path(), &["client", "delete", &id]);
+    assert!(deleted.status.success());
+    assert_clean_failure(&latchkey(dir.path(), &["client", "show", &id]));
+    assert_clean_failure(&latchkey(dir.path(), &["client", "delete", &id]));
+}
+
+#[test]
+fn nonsense_is_refused_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 8] = [
+        &[
+            "client",
+            "create",
+            "--name",
+            "X",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            "javascript:alert(1)",
+        ],
+        &[
+            "client",
+            "create",
+            "--name",
+            "X",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            "https://a.example/*",
+        ],
+        &[
+            "client",
+            "create",
+            "--name",
+            "X",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            "http://evil.example/cb",
+        ],
+        &["client", "create", "--name", "X", "--grant-type", "password"],
+        &[
+            "client",
+            "create",
+            "--name",
+            "X",
+            "--public",
+            "--grant-type",
+            "client_credentials",
+        ],
+        &["client", "create", "--name", "X", "--scope", "bad\"scope"],
+        &["--listen", "not-an-address", "serve"],
+        &["--access-token-ttl", "forever", "client", "list"],
+    ];
+    for args in cases {
+        let stderr = assert_clean_failure(&latchkey(dir.path(), args));
+        assert!(stderr.len() > 20, "{args:?}: {stderr}");
+    }
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "lisen = 1\n").unwrap();
+    let stderr = assert_clean_failure(&latchkey(
+        dir.path(),
+        &["--config", config.to_str().unwrap(), "client", "list"],
+    ));
+    assert!(stderr.contains("LATCHKEY_CONFIG"), "{stderr}");
+}
+
+#[test]
+fn a_wrong_master_key_is_a_clear_error_not_garbage() {
+    let dir = tempfile::tempdir().unwrap();
+    let rotated = latchkey(
+        dir.path(),
+        &["key", "rotate", "--alg", "ES256", "--prepublish", "0"],
+    );
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    std::fs::remove_file(dir.path().join("latchkey.db.key")).unwrap();
+    let stderr = assert_clean_failure(&latchkey(dir.path(), &["client", "list"]));
+    assert!(stderr.contains("master key"), "{stderr}");
+    assert!(
+        !dir.path().join("latchkey.db.key").exists(),
+        "no new key file is left behind"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_until_up(http: &reqwest::Client, base: &str) {
+    for _ in 0..100 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not come up at {base}");
+}
+
+#[tokio::test]
+async fn serve_in_an_empty_directory_shares_its_database_with_admin_commands_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let base = format!("http://{listen}");
+    let mut server = command(dir.path(), &["serve", "--listen", &listen, "--key-refresh", "1s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    wait_until_up(&http, &base).await;
+    assert!(dir.path().join("latchkey.db").exists());
+
+    let keys = ok_json(&latchkey(dir.path(), &["key", "list", "--json"]));
+    let states: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["active", "active"]);
+
+    // An admin command while the server runs: register a client and use it at once.
+    let client = ok_json(&latchkey(
+        dir.path(),
+        &["client", "create", "--name", "Live", "--json"],
+    ));
+    let response = http
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth(
+            client["client_id"].as_str().unwrap(),
+            client["client_secret"].as_str(),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // A rotation through the CLI reaches the running server's JWKS as "next" keys.
+    let rotate = latchkey(dir.path(), &["key", "rotate"]);
+    assert!(rotate.status.success());
+    assert!(stdout(&rotate).contains("starts signing at"));
+    let listed = ok_json(&latchkey(dir.path(), &["key", "list", "--json"]));
+    assert_eq!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["state"] == "next")
+            .count(),
+        2
+    );
+    let mut published = 0;
+    for _ in 0..50 {
+        let jwks: Value = http
+            .get(format!("{base}/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        published = jwks["keys"].as_array().unwrap().len();
+        if published == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(published, 4, "the running server publishes the next keys");
+
+    // SIGTERM drains and exits 0.
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}

@@ -1,0 +1,215 @@
+//! `TestServer`: the real `latchkey_server::serve` on `127.0.0.1:0` over a temporary
+//! SQLite database, with a clock the test controls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_core::registry::{self, ClientRegistration};
+use latchkey_core::secret::{MasterKey, SecretHasher};
+use latchkey_core::store::Store;
+use latchkey_core::{AuthConfig, Clock as _, Context, ManualClock, SystemClock};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A running server. Dropping it shuts the server down.
+pub(crate) struct TestServer {
+    pub(crate) base: String,
+    /// The issuer: this server's base URL, or the first node's for a second node.
+    pub(crate) issuer: String,
+    pub(crate) context: Arc<Context>,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) http: reqwest::Client,
+    master: Arc<MasterKey>,
+    dir: Arc<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A registered client and its secret.
+pub(crate) struct Registered {
+    pub(crate) id: String,
+    pub(crate) secret: String,
+}
+
+impl TestServer {
+    /// A server on a fresh database.
+    pub(crate) async fn start() -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        Self::start_on(dir, Arc::new(MasterKey::generate()), clock, None).await
+    }
+
+    /// A second server on the same database file and master key (a restart, or a second
+    /// node), sharing the clock.
+    pub(crate) async fn restart_alongside(&self) -> Self {
+        let master = Arc::new(MasterKey::from_base64(&self.master.to_base64()).unwrap());
+        Self::start_on(
+            Arc::clone(&self.dir),
+            master,
+            Arc::clone(&self.clock),
+            Some(self.issuer.clone()),
+        )
+        .await
+    }
+
+    async fn start_on(
+        dir: Arc<tempfile::TempDir>,
+        master: Arc<MasterKey>,
+        clock: Arc<ManualClock>,
+        issuer: Option<String>,
+    ) -> Self {
+        let db_path = dir.path().join("latchkey.db");
+        let store = latchkey_store::connect(&format!("sqlite://{}", db_path.display()))
+            .await
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let issuer = issuer.unwrap_or_else(|| base.clone());
+        let config = AuthConfig {
+            issuer: issuer.clone(),
+            default_audience: issuer.clone(),
+            access_token_ttl: Duration::from_secs(900),
+            cache_ttl: Duration::from_secs(5),
+            jwks_max_age: Duration::from_secs(300),
+            key_prepublish: Duration::from_secs(3600),
+            key_refresh: Duration::from_secs(30),
+        };
+        let context = Arc::new(
+            Context::start(config, store, clock.clone(), &master)
+                .await
+                .unwrap(),
+        );
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(latchkey_server::serve(listener, Arc::clone(&context), async {
+            let _ = rx.await;
+        }));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            base,
+            issuer,
+            context,
+            clock,
+            http,
+            master,
+            dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub(crate) async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.context.store.as_ref()
+    }
+
+    pub(crate) fn master(&self) -> &MasterKey {
+        &self.master
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Registers a client through the registry, as `latchkey client create` does.
+    pub(crate) async fn register(&self, edit: impl FnOnce(&mut ClientRegistration)) -> Registered {
+        let mut registration = ClientRegistration {
+            name: "Test client".into(),
+            ..Default::default()
+        };
+        edit(&mut registration);
+        let hasher = SecretHasher::new(&self.master);
+        let (client, secret) =
+            registry::register_client(self.store(), &hasher, &registration, self.clock.now())
+                .await
+                .unwrap();
+        Registered {
+            id: client.id.to_string(),
+            secret: secret.map(|s| s.expose().to_owned()).unwrap_or_default(),
+        }
+    }
+
+    /// A confidential client-credentials client allowed `scopes`.
+    pub(crate) async fn service_client(&self, scopes: &[&str]) -> Registered {
+        let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self.register(|r| r.scopes = scopes).await
+    }
+
+    /// POSTs a form with Basic credentials.
+    pub(crate) async fn post_form(
+        &self,
+        path: &str,
+        auth: Option<&Registered>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.http.post(self.url(path)).form(form);
+        if let Some(client) = auth {
+            request = request.basic_auth(&client.id, Some(&client.secret));
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A client-credentials token for `client`.
+    pub(crate) async fn token(&self, client: &Registered, scope: Option<&str>) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let response = self.post_form("/oauth2/token", Some(client), &form).await;
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Introspects `token` as `caller` and returns the JSON body.
+    pub(crate) async fn introspect(&self, caller: &Registered, token: &str) -> serde_json::Value {
+        let response = self
+            .post_form("/oauth2/introspect", Some(caller), &[("token", token)])
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Asserts an RFC 6749 §5.2 error: status, `error` code, a description, and `no-store`.
+pub(crate) async fn assert_oauth_error(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    assert_eq!(response.status(), status, "status");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "content type"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    assert!(
+        !body["error_description"].as_str().unwrap_or_default().is_empty(),
+        "{body}"
+    );
+    body
+}

@@ -46,7 +46,7 @@ impl AuthConfig {
 }
 
 const CLIENT_CACHE_CAPACITY: usize = 10_000;
-const VERIFIED_TOKEN_CACHE_CAPACITY: usize = 100_000;
+const VERIFIED_TOKEN_CACHE_CAPACITY: usize = 32_768;
 
 /// Everything a service call needs, shared by all requests.
 pub struct Context {

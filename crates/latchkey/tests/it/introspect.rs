@@ -141,15 +141,7 @@ async fn forged_tokens_are_inactive() {
     forged.push(format!("{none}.{payload}."));
     forged.push(format!("{none}.{payload}.{signature}"));
     // HS256 keyed with the public key as published (the classic key-confusion attack).
-    let jwks: serde_json::Value = server
-        .http
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = server.jwks().await;
     let jwk = jwks["keys"]
         .as_array()
         .unwrap()

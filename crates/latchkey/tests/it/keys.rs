@@ -9,18 +9,6 @@ use serde_json::Value;
 
 use crate::support::{TestServer, decode_part, verify_es256_against_jwks};
 
-async fn jwks(server: &TestServer) -> Value {
-    server
-        .http
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 fn kids(jwks: &Value) -> Vec<String> {
     jwks["keys"]
         .as_array()
@@ -52,7 +40,7 @@ async fn rotation_prepublishes_the_next_key_and_retires_the_old_one_gracefully()
 
     // Published at once, but not yet signing: a verifier that caches the JWKS for its
     // max-age (300 s) sees the key long before the first token it signs.
-    let cached = jwks(&server).await;
+    let cached = server.jwks().await;
     assert!(kids(&cached).contains(&next.kid.to_string()));
     server.clock.advance(Duration::from_secs(3000));
     let still_old = server.token(&client, None).await;
@@ -65,7 +53,7 @@ async fn rotation_prepublishes_the_next_key_and_retires_the_old_one_gracefully()
     assert_eq!(decode_part(&new_token, 0)["kid"], next.kid.as_str());
     verify_es256_against_jwks(&new_token, &cached);
     verify_es256_against_jwks(&old_token, &cached);
-    let fresh = jwks(&server).await;
+    let fresh = server.jwks().await;
     assert!(
         kids(&fresh).contains(&old_kid),
         "the retired key is still published"
@@ -79,7 +67,7 @@ async fn rotation_prepublishes_the_next_key_and_retires_the_old_one_gracefully()
 
     // Once every token the old key signed has expired (15 min + 5 min leeway), it drops out.
     server.clock.advance(Duration::from_secs(1200));
-    let later = jwks(&server).await;
+    let later = server.jwks().await;
     assert!(
         !kids(&later).contains(&old_kid),
         "retired key dropped after retention"

@@ -172,6 +172,18 @@ impl TestServer {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// The served JWK Set.
+    pub(crate) async fn jwks(&self) -> serde_json::Value {
+        let response = self
+            .http
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     /// Introspects `token` as `caller` and returns the JSON body.
     pub(crate) async fn introspect(&self, caller: &Registered, token: &str) -> serde_json::Value {
         let response = self

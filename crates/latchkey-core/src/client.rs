@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use crate::clock::Timestamp;
 use crate::id::ClientId;
+use crate::keys::Algorithm;
 use crate::scope::ScopeSet;
 use crate::secret::SecretHash;
 
@@ -170,6 +171,38 @@ impl RedirectUri {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether a requested redirect URI matches this registration: the exact string, except
+    /// that a loopback registration accepts any port (RFC 8252 §7.3), since a native app
+    /// gets an ephemeral port from its OS.
+    pub fn matches(&self, requested: &str) -> bool {
+        if self.0 == requested {
+            return true;
+        }
+        ["http://127.0.0.1", "http://[::1]"].iter().any(|prefix| {
+            match (without_port(&self.0, prefix), without_port(requested, prefix)) {
+                (Some(registered), Some(requested)) => registered == requested,
+                _ => false,
+            }
+        })
+    }
+}
+
+/// `http://127.0.0.1:8080/cb` → `/cb` for the prefix `http://127.0.0.1`; `None` if the URI
+/// does not start with the prefix followed by a port or path.
+fn without_port<'a>(uri: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = uri.strip_prefix(prefix)?;
+    let rest = match rest.strip_prefix(':') {
+        Some(port_and_path) => {
+            let digits = port_and_path.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 || digits > 5 {
+                return None;
+            }
+            port_and_path.get(digits..)?
+        }
+        None => rest,
+    };
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
 }
 
 /// A registered client.
@@ -191,6 +224,8 @@ pub struct Client {
     pub secret_hash: Option<SecretHash>,
     /// When it was registered.
     pub created_at: Timestamp,
+    /// How its ID tokens are signed (`id_token_signed_response_alg`): RS256 by default.
+    pub id_token_alg: Algorithm,
 }
 
 impl Client {
@@ -245,6 +280,33 @@ mod tests {
         ] {
             assert!(RedirectUri::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly_except_the_loopback_port() {
+        let web = RedirectUri::parse("https://app.example.com/cb").unwrap_or_else(|e| panic!("{e}"));
+        assert!(web.matches("https://app.example.com/cb"));
+        for trick in [
+            "https://app.example.com/cb/",
+            "https://app.example.com/cb/../cb",
+            "https://app.example.com/cb?x=1",
+            "https://APP.example.com/cb",
+            "https://app.example.com:443/cb",
+            "https://app.example.com.evil.example/cb",
+            "https://app.example.com/cbx",
+            "https://app.example.com/cb#f",
+        ] {
+            assert!(!web.matches(trick), "{trick}");
+        }
+        let native = RedirectUri::parse("http://127.0.0.1:8080/callback").unwrap_or_else(|e| panic!("{e}"));
+        assert!(native.matches("http://127.0.0.1:51000/callback"));
+        assert!(native.matches("http://127.0.0.1/callback"));
+        assert!(!native.matches("http://127.0.0.1:51000/callback/x"));
+        assert!(!native.matches("http://127.0.0.1:51000@evil.example/callback"));
+        assert!(!native.matches("http://127.0.0.10:8080/callback"));
+        assert!(!native.matches("http://[::1]:8080/callback"));
+        let v6 = RedirectUri::parse("http://[::1]/cb").unwrap_or_else(|e| panic!("{e}"));
+        assert!(v6.matches("http://[::1]:9999/cb"));
     }
 
     #[test]

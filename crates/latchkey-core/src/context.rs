@@ -32,15 +32,47 @@ pub struct AuthConfig {
     pub key_prepublish: Duration,
     /// How often a node reloads signing keys, so a rotation done elsewhere reaches it.
     pub key_refresh: Duration,
+    /// Lifetime of authorization codes.
+    pub auth_code_ttl: Duration,
+    /// Lifetime of ID tokens.
+    pub id_token_ttl: Duration,
+    /// Absolute lifetime of a refresh-token family.
+    pub refresh_token_ttl: Duration,
+    /// How long an unused refresh token lives.
+    pub refresh_idle_ttl: Duration,
+    /// How long a just-rotated refresh token may be presented again (concurrent refreshes)
+    /// before its reuse revokes the family.
+    pub refresh_grace: Duration,
+    /// Lifetime of a browser session.
+    pub session_ttl: Duration,
 }
 
 impl AuthConfig {
+    /// The defaults of INTERFACE.md for an issuer (also the audience).
+    pub fn with_defaults(issuer: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            default_audience: issuer.to_owned(),
+            access_token_ttl: Duration::from_secs(900),
+            cache_ttl: Duration::from_secs(5),
+            jwks_max_age: Duration::from_secs(300),
+            key_prepublish: Duration::from_secs(3600),
+            key_refresh: Duration::from_secs(30),
+            auth_code_ttl: Duration::from_secs(60),
+            id_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(30 * 86_400),
+            refresh_idle_ttl: Duration::from_secs(7 * 86_400),
+            refresh_grace: Duration::from_secs(5),
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+
     /// The rotation policy these settings imply: retired keys stay published for the longest
     /// token lifetime plus five minutes of leeway for clock skew and in-flight requests.
     pub fn rotation_policy(&self) -> RotationPolicy {
         RotationPolicy {
             prepublish: self.key_prepublish,
-            retention: self.access_token_ttl + Duration::from_secs(300),
+            retention: self.access_token_ttl.max(self.id_token_ttl) + Duration::from_secs(300),
         }
     }
 }
@@ -136,6 +168,8 @@ impl Context {
     pub async fn purge_expired(&self) -> Result<(), StoreError> {
         let now = self.now();
         let purged = self.store.purge_revocations(now).await?;
+        let sessions = self.store.purge_sessions(now).await?;
+        tracing::debug!(sessions, "purged expired sessions");
         let expired = self.keys.expired(now);
         for kid in &expired {
             self.store.delete_key(kid).await?;

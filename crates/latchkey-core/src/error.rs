@@ -29,6 +29,18 @@ pub enum OAuthError {
     /// The requested scope is invalid, unknown or exceeds what the client may have.
     #[error("invalid_scope: {0}")]
     InvalidScope(Description),
+    /// The resource owner said no (RFC 6749 §4.1.2.1).
+    #[error("access_denied: {0}")]
+    AccessDenied(Description),
+    /// The `response_type` is not supported (RFC 6749 §4.1.2.1).
+    #[error("unsupported_response_type: {0}")]
+    UnsupportedResponseType(Description),
+    /// `prompt=none` but the user must log in (OpenID Connect Core §3.1.2.6).
+    #[error("login_required: {0}")]
+    LoginRequired(Description),
+    /// `prompt=none` but the user must consent (OpenID Connect Core §3.1.2.6).
+    #[error("consent_required: {0}")]
+    ConsentRequired(Description),
     /// The storage is unreachable: 503, try again.
     #[error("temporarily_unavailable")]
     Unavailable,
@@ -47,6 +59,10 @@ impl OAuthError {
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
+            Self::AccessDenied(_) => "access_denied",
+            Self::UnsupportedResponseType(_) => "unsupported_response_type",
+            Self::LoginRequired(_) => "login_required",
+            Self::ConsentRequired(_) => "consent_required",
             Self::Unavailable => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
         }
@@ -60,7 +76,11 @@ impl OAuthError {
             | Self::InvalidGrant(d)
             | Self::UnauthorizedClient(d)
             | Self::UnsupportedGrantType(d)
-            | Self::InvalidScope(d) => d,
+            | Self::InvalidScope(d)
+            | Self::AccessDenied(d)
+            | Self::UnsupportedResponseType(d)
+            | Self::LoginRequired(d)
+            | Self::ConsentRequired(d) => d,
             Self::Unavailable => "the service is temporarily unavailable; try again shortly",
             Self::Internal(_) => "something went wrong on our side",
         }

@@ -39,6 +39,14 @@ string_id!(
     Kid
 );
 string_id!(
+    /// A user's stable id: the `sub` of their tokens.
+    UserId
+);
+string_id!(
+    /// A token family: one authorization and every token descended from it.
+    FamilyId
+);
+string_id!(
     /// A JWT's `jti` (RFC 7519 §4.1.7): 128 random bits, the handle revocation works on.
     Jti
 );
@@ -48,6 +56,20 @@ impl ClientId {
     /// base64url id may start with `-` and then reads as a flag on the command line.
     pub fn generate() -> Self {
         Self(hex(&random_bytes::<16>()))
+    }
+}
+
+impl UserId {
+    /// A fresh user id: 128 random bits as hex.
+    pub fn generate() -> Self {
+        Self(hex(&random_bytes::<16>()))
+    }
+}
+
+impl FamilyId {
+    /// A fresh family id: 128 random bits, base64url.
+    pub fn generate() -> Self {
+        Self(crate::secret::b64(&random_bytes::<16>()))
     }
 }
 

@@ -4,22 +4,28 @@
 //! types of this crate and calls one service function per endpoint; the store crate
 //! implements the traits of [`store`] once per database.
 
+pub mod authorize;
 pub mod client;
 pub mod client_auth;
 pub mod clock;
 pub mod context;
 pub mod discovery;
 pub mod error;
+pub mod family;
 pub mod grant;
 pub mod id;
 pub mod keys;
+pub mod login;
 pub mod params;
+pub mod pkce;
 pub mod registry;
 pub mod scope;
 pub mod secret;
 pub mod store;
 pub mod token;
 pub mod ttl_cache;
+pub mod user;
+pub mod userinfo;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use context::{AuthConfig, Context};

@@ -31,6 +31,11 @@ impl Params {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
+    /// Every parameter, in the order sent.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// The value of `name`, or `invalid_request` naming it.
     pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
         self.get(name)

@@ -5,6 +5,7 @@ use crate::client::{AuthMethod, Client, GrantType, RedirectUri};
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::id::ClientId;
+use crate::keys::Algorithm;
 use crate::scope::{Scope, ScopeSet};
 use crate::secret::{ClientSecret, SecretHasher};
 use crate::store::Store;
@@ -24,6 +25,8 @@ pub struct ClientRegistration {
     pub public: bool,
     /// The auth method name, if given.
     pub auth_method: Option<String>,
+    /// The ID-token algorithm (RS256 or ES256), if given.
+    pub id_token_alg: Option<String>,
 }
 
 /// Why an admin operation on clients failed.
@@ -56,6 +59,8 @@ pub struct ValidMetadata {
     pub redirect_uris: Vec<RedirectUri>,
     /// Allowed scopes.
     pub scopes: ScopeSet,
+    /// ID-token signing algorithm.
+    pub id_token_alg: Algorithm,
 }
 
 impl ClientRegistration {
@@ -111,12 +116,17 @@ impl ClientRegistration {
             .iter()
             .map(|s| Scope::parse(s).map_err(|e| RegistryError::Invalid(e.to_string())))
             .collect::<Result<ScopeSet, _>>()?;
+        let id_token_alg = match self.id_token_alg.as_deref() {
+            None => Algorithm::Rs256,
+            Some(alg) => alg.parse::<Algorithm>().map_err(RegistryError::Invalid)?,
+        };
         Ok(ValidMetadata {
             name: name.to_owned(),
             auth_method,
             grant_types,
             redirect_uris,
             scopes,
+            id_token_alg,
         })
     }
 }
@@ -169,6 +179,7 @@ pub async fn register_client(
         secret_hash: secret.as_ref().map(|s| hasher.hash(s)),
         scopes: meta.scopes,
         created_at: now,
+        id_token_alg: meta.id_token_alg,
     };
     store.ensure_scopes(&client.scopes).await?;
     store.insert_client(&client).await?;

@@ -112,6 +112,39 @@ impl ClientSecret {
     }
 }
 
+/// Compares two secrets in constant time.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// An opaque, server-generated credential (session id, authorization code, refresh
+/// token): 256 random bits, base64url. Only its keyed hash is ever stored.
+pub struct OpaqueToken(String);
+
+impl fmt::Debug for OpaqueToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OpaqueToken([redacted])")
+    }
+}
+
+impl OpaqueToken {
+    /// A fresh token.
+    pub fn generate() -> Self {
+        Self(b64(&random_bytes::<32>()))
+    }
+
+    /// Wraps a token a client or browser presented.
+    pub fn presented(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+
+    /// # Security warning
+    /// The token itself: send it only to its owner.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The only storable form of a secret: HMAC-SHA256 under a key derived from the master key.
 ///
 /// A keyed fast hash, not argon2: client secrets are 256 random bits, so there is nothing
@@ -165,6 +198,21 @@ impl SecretHasher {
     /// The storable hash of a client secret.
     pub fn hash(&self, secret: &ClientSecret) -> SecretHash {
         SecretHash(hmac::sign(&self.0, secret.0.as_bytes()).as_ref().to_vec())
+    }
+
+    /// The storable hash of an opaque token.
+    pub fn hash_token(&self, token: &OpaqueToken) -> SecretHash {
+        SecretHash(hmac::sign(&self.0, token.0.as_bytes()).as_ref().to_vec())
+    }
+
+    /// A MAC of `value` under a key of its own purpose (CSRF tokens); `purpose` keeps the
+    /// MACs of different uses apart.
+    pub fn mac(&self, purpose: &str, value: &str) -> String {
+        let mut input = Vec::with_capacity(purpose.len() + 1 + value.len());
+        input.extend_from_slice(purpose.as_bytes());
+        input.push(0);
+        input.extend_from_slice(value.as_bytes());
+        b64(hmac::sign(&self.0, &input).as_ref())
     }
 }
 

@@ -6,10 +6,14 @@ use async_trait::async_trait;
 use crate::client::Client;
 use crate::clock::Timestamp;
 use crate::error::StoreError;
-use crate::id::{ClientId, Jti, Kid};
+use crate::family::{
+    AuthorizationCode, CodeRedemption, Family, RefreshRotation, RefreshTokenRecord, Session,
+};
+use crate::id::{ClientId, FamilyId, Jti, Kid, UserId};
 use crate::keys::StoredKey;
 use crate::scope::{Scope, ScopeSet};
 use crate::secret::SecretHash;
+use crate::user::User;
 
 /// Registered clients.
 #[async_trait]
@@ -89,9 +93,87 @@ pub trait RevocationStore: Send + Sync {
     async fn purge_revocations(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user; `Conflict` if the username (ignoring case) is taken.
+    async fn insert_user(&self, user: &User, password_hash: &str) -> Result<(), StoreError>;
+    /// The user with this id.
+    async fn find_user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+    /// The user with this username (ignoring case) and their password hash.
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<(User, String)>, StoreError>;
+    /// Every user, oldest first.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Deletes a user with their sessions, consents and token families.
+    async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError>;
+    /// Replaces a password hash; `false` if there is no such user.
+    async fn set_password_hash(&self, id: &UserId, password_hash: &str) -> Result<bool, StoreError>;
+}
+
+/// Browser sessions, keyed by the hash of the cookie value.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a session.
+    async fn insert_session(&self, id: &SecretHash, session: &Session) -> Result<(), StoreError>;
+    /// The live session with this id.
+    async fn find_session(&self, id: &SecretHash, now: Timestamp) -> Result<Option<Session>, StoreError>;
+    /// Ends a session.
+    async fn delete_session(&self, id: &SecretHash) -> Result<(), StoreError>;
+    /// Deletes expired sessions; returns how many.
+    async fn purge_sessions(&self, now: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Remembered consent.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// The scopes `user` has approved for `client`.
+    async fn find_consent(&self, user: &UserId, client: &ClientId) -> Result<Option<ScopeSet>, StoreError>;
+    /// Records the approved scopes (replacing what was there).
+    async fn save_consent(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        scopes: &ScopeSet,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+}
+
+/// Token families: codes, refresh tokens and the access tokens they issued. Every
+/// single-use rule is one conditional statement, so two nodes racing cannot both win.
+#[async_trait]
+pub trait FamilyStore: Send + Sync {
+    /// Stores a new family.
+    async fn insert_family(&self, family: &Family) -> Result<(), StoreError>;
+    /// Stores an authorization code.
+    async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    /// Marks the code used and returns it with its family, atomically; a second use says
+    /// `Replayed` so the caller revokes the family.
+    async fn redeem_code(&self, hash: &SecretHash, now: Timestamp) -> Result<CodeRedemption, StoreError>;
+    /// Stores a refresh token.
+    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
+    /// Marks a refresh token rotated, atomically; a token rotated before says when.
+    async fn rotate_refresh_token(
+        &self,
+        hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<RefreshRotation, StoreError>;
+    /// Remembers an access token issued in a family, so revoking the family reaches it.
+    async fn record_access_token(
+        &self,
+        jti: &Jti,
+        family: &FamilyId,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Revokes a family: its refresh tokens stop working and its live access tokens join
+    /// the revocation list.
+    async fn revoke_family(&self, family: &FamilyId, now: Timestamp) -> Result<(), StoreError>;
+}
+
 /// Everything a Latchkey node stores.
 #[async_trait]
-pub trait Store: ClientStore + ScopeStore + KeyStore + RevocationStore {
+pub trait Store:
+    ClientStore + ScopeStore + KeyStore + RevocationStore + UserStore + SessionStore + ConsentStore + FamilyStore
+{
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod maintenance;
 mod middleware;
+mod pages;
 mod routes;
 mod state;
 
@@ -31,6 +32,21 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// The application: every route with its middleware.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route(
+            paths::AUTHORIZE,
+            get(routes::authorize::authorize_get).post(routes::authorize::authorize_post),
+        )
+        .route(
+            paths::LOGIN,
+            get(routes::login::show_login).post(routes::login::submit_login),
+        )
+        .route(paths::LOGOUT, post(routes::login::submit_logout))
+        .route(
+            paths::USERINFO,
+            get(routes::userinfo::show_userinfo).post(routes::userinfo::show_userinfo),
+        )
+        .route("/", get(routes::login::home))
+        .route("/assets/latchkey.css", get(routes::assets::stylesheet))
         .route(paths::TOKEN, post(routes::token::issue_token))
         .route(paths::INTROSPECT, post(routes::introspect::introspect_token))
         .route(paths::REVOKE, post(routes::revoke::revoke_token))

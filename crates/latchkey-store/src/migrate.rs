@@ -13,8 +13,15 @@ pub(crate) struct Migration {
 }
 
 /// The SQLite migrations, in order.
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_foundation.sql",
-    sql: include_str!("../migrations/sqlite/0001_foundation.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_foundation.sql",
+        sql: include_str!("../migrations/sqlite/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_users_and_grants.sql",
+        sql: include_str!("../migrations/sqlite/0002_users_and_grants.sql"),
+    },
+];

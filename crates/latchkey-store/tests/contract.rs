@@ -39,6 +39,7 @@ fn client(id: &str, secret: Option<&[u8]>) -> Client {
         scopes: ScopeSet::parse("notes:read openid").unwrap(),
         secret_hash: secret.map(|s| SecretHash::from_bytes(s.to_vec())),
         created_at: t(100),
+        id_token_alg: Algorithm::Es256,
     }
 }
 
@@ -62,6 +63,7 @@ async fn clients_round_trip_and_conflict(store: &dyn Store) {
         Some(SecretHash::from_bytes(b"hash-1".to_vec()))
     );
     assert_eq!(found.created_at, t(100));
+    assert_eq!(found.id_token_alg, Algorithm::Es256);
     assert!(
         store
             .find_client(&ClientId::new("nobody"))

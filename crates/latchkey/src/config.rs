@@ -49,6 +49,34 @@ pub struct SettingsArgs {
     /// How often a node reloads signing keys [default: 30s].
     #[arg(long, env = "LATCHKEY_KEY_REFRESH", global = true, value_name = "DURATION")]
     pub key_refresh: Option<String>,
+    /// Authorization-code lifetime [default: 60s].
+    #[arg(long, env = "LATCHKEY_AUTH_CODE_TTL", global = true, value_name = "DURATION")]
+    pub auth_code_ttl: Option<String>,
+    /// ID-token lifetime [default: 1h].
+    #[arg(long, env = "LATCHKEY_ID_TOKEN_TTL", global = true, value_name = "DURATION")]
+    pub id_token_ttl: Option<String>,
+    /// Absolute refresh-token lifetime [default: 30d].
+    #[arg(
+        long,
+        env = "LATCHKEY_REFRESH_TOKEN_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub refresh_token_ttl: Option<String>,
+    /// Refresh tokens unused this long expire [default: 7d].
+    #[arg(
+        long,
+        env = "LATCHKEY_REFRESH_IDLE_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub refresh_idle_ttl: Option<String>,
+    /// A rotated refresh token may be reused this long without revoking the grant [default: 5s].
+    #[arg(long, env = "LATCHKEY_REFRESH_GRACE", global = true, value_name = "DURATION")]
+    pub refresh_grace: Option<String>,
+    /// Browser session lifetime [default: 12h].
+    #[arg(long, env = "LATCHKEY_SESSION_TTL", global = true, value_name = "DURATION")]
+    pub session_ttl: Option<String>,
     /// Log format: text or json [default: text].
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -67,6 +95,12 @@ struct FileSettings {
     jwks_max_age: Option<DurationText>,
     cache_ttl: Option<DurationText>,
     key_refresh: Option<DurationText>,
+    auth_code_ttl: Option<DurationText>,
+    id_token_ttl: Option<DurationText>,
+    refresh_token_ttl: Option<DurationText>,
+    refresh_idle_ttl: Option<DurationText>,
+    refresh_grace: Option<DurationText>,
+    session_ttl: Option<DurationText>,
     log_format: Option<String>,
 }
 
@@ -117,6 +151,18 @@ pub struct Settings {
     pub cache_ttl: Duration,
     /// Key reload interval.
     pub key_refresh: Duration,
+    /// Authorization-code lifetime
+    pub auth_code_ttl: Duration,
+    /// ID-token lifetime
+    pub id_token_ttl: Duration,
+    /// Absolute refresh-token lifetime
+    pub refresh_token_ttl: Duration,
+    /// Refresh tokens unused this long expire
+    pub refresh_idle_ttl: Duration,
+    /// A rotated refresh token may be reused this long without revoking the grant
+    pub refresh_grace: Duration,
+    /// Browser session lifetime
+    pub session_ttl: Duration,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -178,6 +224,38 @@ impl Settings {
             )?,
             cache_ttl: duration("LATCHKEY_CACHE_TTL", &args.cache_ttl, file.cache_ttl, 5)?,
             key_refresh: duration("LATCHKEY_KEY_REFRESH", &args.key_refresh, file.key_refresh, 30)?,
+            auth_code_ttl: duration(
+                "LATCHKEY_AUTH_CODE_TTL",
+                &args.auth_code_ttl,
+                file.auth_code_ttl,
+                60,
+            )?,
+            id_token_ttl: duration(
+                "LATCHKEY_ID_TOKEN_TTL",
+                &args.id_token_ttl,
+                file.id_token_ttl,
+                3600,
+            )?,
+            refresh_token_ttl: duration(
+                "LATCHKEY_REFRESH_TOKEN_TTL",
+                &args.refresh_token_ttl,
+                file.refresh_token_ttl,
+                2592000,
+            )?,
+            refresh_idle_ttl: duration(
+                "LATCHKEY_REFRESH_IDLE_TTL",
+                &args.refresh_idle_ttl,
+                file.refresh_idle_ttl,
+                604800,
+            )?,
+            refresh_grace: duration(
+                "LATCHKEY_REFRESH_GRACE",
+                &args.refresh_grace,
+                file.refresh_grace,
+                5,
+            )?,
+            session_ttl: duration("LATCHKEY_SESSION_TTL", &args.session_ttl, file.session_ttl, 43200)?,
+
             log_format,
         };
         settings.validate()?;
@@ -201,6 +279,23 @@ impl Settings {
         }
         if self.key_refresh.is_zero() || self.key_refresh > self.key_prepublish {
             bail!("LATCHKEY_KEY_REFRESH: must be positive and no longer than the key pre-publication period");
+        }
+        for (name, value) in [
+            ("LATCHKEY_AUTH_CODE_TTL", self.auth_code_ttl),
+            ("LATCHKEY_ID_TOKEN_TTL", self.id_token_ttl),
+            ("LATCHKEY_REFRESH_TOKEN_TTL", self.refresh_token_ttl),
+            ("LATCHKEY_REFRESH_IDLE_TTL", self.refresh_idle_ttl),
+            ("LATCHKEY_SESSION_TTL", self.session_ttl),
+        ] {
+            if value.is_zero() {
+                bail!("{name}: must be positive");
+            }
+        }
+        if self.auth_code_ttl > Duration::from_secs(600) {
+            bail!("LATCHKEY_AUTH_CODE_TTL: at most 10 minutes (RFC 6749 section 4.1.2)");
+        }
+        if self.refresh_grace > Duration::from_secs(60) {
+            bail!("LATCHKEY_REFRESH_GRACE: at most 60 seconds; a long window weakens reuse detection");
         }
         if self.cache_ttl.is_zero() || self.cache_ttl > Duration::from_secs(300) {
             bail!("LATCHKEY_CACHE_TTL: must be between 1 second and 5 minutes");
@@ -231,6 +326,12 @@ impl Settings {
             jwks_max_age: self.jwks_max_age,
             key_prepublish: self.key_prepublish,
             key_refresh: self.key_refresh,
+            auth_code_ttl: self.auth_code_ttl,
+            id_token_ttl: self.id_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            refresh_idle_ttl: self.refresh_idle_ttl,
+            refresh_grace: self.refresh_grace,
+            session_ttl: self.session_ttl,
         }
     }
 }

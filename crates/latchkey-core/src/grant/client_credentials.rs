@@ -23,6 +23,8 @@ pub(super) fn exchange(
         token_type: "Bearer",
         expires_in: token.expires_in,
         scope: Some(scopes.to_string()).filter(|s| !s.is_empty()),
+        refresh_token: None,
+        id_token: None,
     })
 }
 

@@ -1,7 +1,10 @@
 //! The token endpoint's grants (RFC 6749 §4, §6). The form is parsed once into a
 //! [`TokenRequest`] and dispatched; each grant type lives in its own file.
 
+mod authorization_code;
 mod client_credentials;
+pub(crate) mod issue;
+mod refresh_token;
 
 use serde::Serialize;
 
@@ -20,6 +23,22 @@ pub enum TokenRequest {
         /// The requested scope, if any.
         scope: Option<ScopeSet>,
     },
+    /// `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5).
+    AuthorizationCode {
+        /// The code.
+        code: String,
+        /// The redirect URI, required if the authorization request had one.
+        redirect_uri: Option<String>,
+        /// The PKCE verifier.
+        code_verifier: Option<String>,
+    },
+    /// `grant_type=refresh_token` (RFC 6749 §6).
+    RefreshToken {
+        /// The refresh token.
+        refresh_token: String,
+        /// A narrower scope, if asked for.
+        scope: Option<ScopeSet>,
+    },
 }
 
 impl TokenRequest {
@@ -36,6 +55,15 @@ impl TokenRequest {
             GrantType::ClientCredentials => Ok(Self::ClientCredentials {
                 scope: parse_scope(params)?,
             }),
+            GrantType::AuthorizationCode => Ok(Self::AuthorizationCode {
+                code: params.require("code")?.to_owned(),
+                redirect_uri: params.get("redirect_uri").map(str::to_owned),
+                code_verifier: params.get("code_verifier").map(str::to_owned),
+            }),
+            GrantType::RefreshToken => Ok(Self::RefreshToken {
+                refresh_token: params.require("refresh_token")?.to_owned(),
+                scope: parse_scope(params)?,
+            }),
             other => Err(OAuthError::UnsupportedGrantType(
                 format!("grant_type {other} is not supported by this server yet").into(),
             )),
@@ -46,6 +74,8 @@ impl TokenRequest {
     pub fn grant_type(&self) -> GrantType {
         match self {
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
+            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            Self::RefreshToken { .. } => GrantType::RefreshToken,
         }
     }
 }
@@ -74,6 +104,12 @@ pub struct TokenResponse {
     /// The granted scope; always sent, so clients need not guess.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// A refresh token, for clients registered for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// An ID token, when `openid` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// Runs the grant for an authenticated client.
@@ -92,6 +128,24 @@ pub async fn exchange(
     match request {
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::exchange(context, client, scope.as_ref(), now)
+        }
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            authorization_code::exchange(
+                context,
+                client,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+                now,
+            )
+            .await
+        }
+        TokenRequest::RefreshToken { refresh_token, scope } => {
+            refresh_token::exchange(context, client, &refresh_token, scope.as_ref(), now).await
         }
     }
 }

@@ -48,6 +48,10 @@ pub struct IssuedAccessToken {
     pub token: String,
     /// Seconds until it expires.
     pub expires_in: u64,
+    /// Its `jti`.
+    pub jti: Jti,
+    /// Its `exp`.
+    pub expires_at: Timestamp,
 }
 
 /// Signs an access token for `client_id` acting for `sub` with `scopes`.
@@ -59,6 +63,7 @@ pub fn issue(
     now: Timestamp,
 ) -> Result<IssuedAccessToken, OAuthError> {
     let ttl = context.config.access_token_ttl;
+    let jti = Jti::generate();
     let claims = AccessClaims {
         iss: context.config.issuer.clone(),
         sub: sub.to_owned(),
@@ -66,7 +71,7 @@ pub fn issue(
         client_id: client_id.to_owned(),
         exp: (now + ttl).as_secs(),
         iat: now.as_secs(),
-        jti: Jti::generate().as_str().to_owned(),
+        jti: jti.as_str().to_owned(),
         scope: scopes.to_string(),
     };
     let key = context
@@ -77,6 +82,8 @@ pub fn issue(
     Ok(IssuedAccessToken {
         token,
         expires_in: ttl.as_secs(),
+        jti,
+        expires_at: now + ttl,
     })
 }
 

@@ -2,6 +2,7 @@
 //! and revocation (RFC 7009).
 
 pub mod access;
+pub mod id_token;
 pub mod introspection;
 pub mod jws;
 pub mod revocation;

@@ -1,9 +1,13 @@
 //! One module per endpoint.
 
+pub(crate) mod assets;
+pub(crate) mod authorize;
 pub(crate) mod discovery;
 pub(crate) mod fallback;
 pub(crate) mod health;
 pub(crate) mod introspect;
 pub(crate) mod jwks;
+pub(crate) mod login;
 pub(crate) mod revoke;
 pub(crate) mod token;
+pub(crate) mod userinfo;

@@ -12,7 +12,8 @@ use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, column, store_error};
 
-const COLUMNS: &str = "id, name, auth_method, grant_types, redirect_uris, scopes, secret_hash, created_at";
+const COLUMNS: &str =
+    "id, name, auth_method, grant_types, redirect_uris, scopes, secret_hash, created_at, id_token_alg";
 
 fn join<T>(items: &[T], as_str: impl Fn(&T) -> &str) -> String {
     items.iter().map(as_str).collect::<Vec<_>>().join(" ")
@@ -41,6 +42,9 @@ fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
         scopes: ScopeSet::parse(&scopes).map_err(|e| corrupt("scopes", e.to_string()))?,
         secret_hash: column::<Option<Vec<u8>>>(row, "secret_hash")?.map(SecretHash::from_bytes),
         created_at: Timestamp::from_secs(column(row, "created_at")?),
+        id_token_alg: column::<String>(row, "id_token_alg")?
+            .parse()
+            .map_err(|e| corrupt("id_token_alg", e))?,
     })
 }
 
@@ -48,8 +52,9 @@ fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
 impl ClientStore for SqliteStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO clients (id, name, auth_method, grant_types, redirect_uris, scopes, secret_hash, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO clients
+             (id, name, auth_method, grant_types, redirect_uris, scopes, secret_hash, created_at, id_token_alg)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(client.id.as_str())
         .bind(&client.name)
@@ -59,6 +64,7 @@ impl ClientStore for SqliteStore {
         .bind(client.scopes.to_string())
         .bind(client.secret_hash.as_ref().map(SecretHash::as_bytes))
         .bind(client.created_at.as_secs())
+        .bind(client.id_token_alg.as_str())
         .execute(&self.pool)
         .await
         .map_err(store_error)?;

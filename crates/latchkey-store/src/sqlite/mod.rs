@@ -3,9 +3,11 @@
 //! one conditional statement.
 
 mod clients;
+mod families;
 mod keys;
 mod revocations;
 mod scopes;
+mod users;
 
 use std::path::PathBuf;
 use std::str::FromStr;

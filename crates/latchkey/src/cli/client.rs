@@ -3,7 +3,7 @@
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use latchkey_core::client::{Client, RedirectUri};
+use latchkey_core::client::{Client, GrantType, RedirectUri};
 use latchkey_core::id::ClientId;
 use latchkey_core::registry::{self, ClientRegistration};
 use latchkey_core::secret::ClientSecret;
@@ -34,6 +34,9 @@ pub(crate) struct CreateArgs {
     /// client_secret_basic (default), client_secret_post, or none (public).
     #[arg(long, value_name = "METHOD")]
     auth_method: Option<String>,
+    /// ID-token signing algorithm: RS256 (default) or ES256.
+    #[arg(long, value_name = "ALG")]
+    id_token_alg: Option<String>,
     /// Print one JSON object with RFC 7591 field names.
     #[arg(long)]
     json: bool,
@@ -48,9 +51,15 @@ impl CreateArgs {
             scopes: self.scopes,
             public: self.public,
             auth_method: self.auth_method,
+            id_token_alg: self.id_token_alg,
         };
         // Refuse nonsense before touching (or creating) the database.
-        registration.validate()?;
+        let meta = registration.validate()?;
+        if meta.grant_types.contains(&GrantType::Implicit) {
+            eprintln!(
+                "warning: the implicit grant is legacy (RFC 9700 section 2.1.2): tokens travel in the URL fragment and cannot be sender-constrained; prefer authorization_code with PKCE"
+            );
+        }
         let opened = app::open(settings).await?;
         let (client, secret) = registry::register_client(
             opened.store.as_ref(),
@@ -173,6 +182,7 @@ fn metadata(client: &Client, secret: Option<&ClientSecret>) -> Value {
         "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "scope": client.scopes.to_string(),
         "token_endpoint_auth_method": client.auth_method.as_str(),
+        "id_token_signed_response_alg": client.id_token_alg.as_str(),
     });
     if let (Some(secret), Value::Object(members)) = (secret, &mut doc) {
         members.insert("client_secret".into(), json!(secret.expose()));

@@ -4,6 +4,7 @@ mod client;
 mod key;
 mod scope;
 mod serve;
+mod user;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,9 @@ enum Command {
     /// Manage registered clients.
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Manage users (resource owners).
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Manage scopes and their descriptions.
     #[command(subcommand)]
     Scope(scope::ScopeCommand),
@@ -43,6 +47,7 @@ impl Cli {
             Command::Serve => serve::run(&settings).await,
             Command::Client(command) => command.run(&settings).await,
             Command::Scope(command) => command.run(&settings).await,
+            Command::User(command) => command.run(&settings).await,
             Command::Key(command) => command.run(&settings).await,
         }
     }

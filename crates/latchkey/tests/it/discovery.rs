@@ -23,21 +23,38 @@ async fn both_metadata_documents_advertise_exactly_what_is_implemented() {
         assert_eq!(doc["issuer"], server.base);
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            serde_json::json!([
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "implicit"
+            ])
         );
         assert_eq!(
-            doc["token_endpoint_auth_methods_supported"],
+            doc["code_challenge_methods_supported"],
+            serde_json::json!(["S256"]),
+            "never plain"
+        );
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(
+            doc["introspection_endpoint_auth_methods_supported"],
             serde_json::json!(["client_secret_basic", "client_secret_post"])
         );
         for field in [
-            "authorization_endpoint",
-            "userinfo_endpoint",
-            "code_challenge_methods_supported",
+            "device_authorization_endpoint",
+            "end_session_endpoint",
+            "registration_endpoint",
         ] {
             assert!(doc.get(field).is_none(), "{field} is not implemented yet");
         }
         // Every advertised endpoint exists and answers on its own path.
-        for field in ["token_endpoint", "introspection_endpoint", "revocation_endpoint"] {
+        for field in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "introspection_endpoint",
+            "revocation_endpoint",
+            "userinfo_endpoint",
+        ] {
             let url = doc[field].as_str().unwrap();
             assert!(url.starts_with(&server.base), "{field}");
             let response = server.http.post(url).form(&[("x", "y")]).send().await.unwrap();

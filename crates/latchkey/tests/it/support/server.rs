@@ -2,7 +2,6 @@
 //! SQLite database, with a clock the test controls.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use latchkey_core::registry::{self, ClientRegistration};
 use latchkey_core::secret::{MasterKey, SecretHasher};
@@ -65,15 +64,7 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let issuer = issuer.unwrap_or_else(|| base.clone());
-        let config = AuthConfig {
-            issuer: issuer.clone(),
-            default_audience: issuer.clone(),
-            access_token_ttl: Duration::from_secs(900),
-            cache_ttl: Duration::from_secs(5),
-            jwks_max_age: Duration::from_secs(300),
-            key_prepublish: Duration::from_secs(3600),
-            key_refresh: Duration::from_secs(30),
-        };
+        let config = AuthConfig::with_defaults(&issuer);
         let context = Arc::new(
             Context::start(config, store, clock.clone(), &master)
                 .await

@@ -1,0 +1,76 @@
+//! Issuing the tokens of a token family: an access token (recorded so revoking the family
+//! reaches it), a refresh token when the client is registered for them, and an ID token
+//! when `openid` was granted.
+
+use super::TokenResponse;
+use crate::client::{Client, GrantType};
+use crate::clock::Timestamp;
+use crate::context::Context;
+use crate::error::OAuthError;
+use crate::family::{Family, RefreshTokenRecord};
+use crate::scope::{OPENID, ScopeSet};
+use crate::secret::OpaqueToken;
+use crate::token::{access, id_token};
+
+/// Issues the tokens for `family` with `scopes` (the family's, or a narrower set).
+pub(crate) async fn tokens_for_family(
+    context: &Context,
+    client: &Client,
+    family: &Family,
+    scopes: &ScopeSet,
+    nonce: Option<&str>,
+    now: Timestamp,
+) -> Result<TokenResponse, OAuthError> {
+    let access = access::issue(context, client.id.as_str(), family.user_id.as_str(), scopes, now)?;
+    context
+        .store
+        .record_access_token(&access.jti, &family.id, access.expires_at)
+        .await?;
+    let refresh_token = if client.allows(GrantType::RefreshToken) {
+        let token = OpaqueToken::generate();
+        let record = RefreshTokenRecord {
+            hash: context.hasher.hash_token(&token),
+            family_id: family.id.clone(),
+            scopes: scopes.clone(),
+            issued_at: now,
+            idle_expires_at: (now + context.config.refresh_idle_ttl).min(family.expires_at),
+        };
+        context.store.insert_refresh_token(&record).await?;
+        Some(token.expose().to_owned())
+    } else {
+        None
+    };
+    let id_token = if scopes.contains(OPENID) {
+        Some(id_token::issue(
+            context,
+            client,
+            family.user_id.as_str(),
+            family.auth_time,
+            nonce,
+            Some(&access.token),
+            now,
+        )?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        scope: Some(scopes.to_string()).filter(|s| !s.is_empty()),
+        refresh_token,
+        id_token,
+    })
+}
+
+/// Revokes a family and makes the revocation visible on this node at once.
+pub(crate) async fn revoke_family(
+    context: &Context,
+    family: &Family,
+    now: Timestamp,
+) -> Result<(), OAuthError> {
+    context.store.revoke_family(&family.id, now).await?;
+    context.revocations.sync(context.store.as_ref(), now).await?;
+    tracing::warn!(family = %family.id, client_id = %family.client_id, "token family revoked after reuse");
+    Ok(())
+}

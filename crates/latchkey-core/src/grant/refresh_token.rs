@@ -1,0 +1,68 @@
+//! The refresh-token grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2).
+//!
+//! Every use rotates the token. A rotated token presented again within a short grace window
+//! (concurrent refreshes from two tabs, a retry after a lost response) gets a sibling in
+//! the same family instead of logging the user out; after the window, reuse is taken as
+//! theft and revokes the whole family, including every sibling issued in the window.
+
+use super::TokenResponse;
+use super::issue::{revoke_family, tokens_for_family};
+use crate::client::Client;
+use crate::clock::Timestamp;
+use crate::context::Context;
+use crate::error::OAuthError;
+use crate::family::RefreshRotation;
+use crate::scope::ScopeSet;
+use crate::secret::OpaqueToken;
+
+fn invalid_grant(description: &'static str) -> OAuthError {
+    OAuthError::InvalidGrant(description.into())
+}
+
+/// Rotates a refresh token into fresh tokens.
+pub(super) async fn exchange(
+    context: &Context,
+    client: &Client,
+    refresh_token: &str,
+    requested: Option<&ScopeSet>,
+    now: Timestamp,
+) -> Result<TokenResponse, OAuthError> {
+    if refresh_token.len() > 128 {
+        return Err(invalid_grant("the refresh token is invalid"));
+    }
+    let hash = context.hasher.hash_token(&OpaqueToken::presented(refresh_token));
+    let (record, family) = match context.store.rotate_refresh_token(&hash, now).await? {
+        RefreshRotation::Invalid => return Err(invalid_grant("the refresh token is invalid")),
+        RefreshRotation::Fresh(record, family) => (record, family),
+        RefreshRotation::AlreadyRotated(record, family, rotated_at) => {
+            let within_grace = now <= rotated_at + context.config.refresh_grace;
+            if !within_grace && !family.revoked {
+                revoke_family(context, &family, now).await?;
+                return Err(invalid_grant(
+                    "the refresh token was already used; the whole grant is revoked (reuse detection)",
+                ));
+            }
+            (record, family)
+        }
+    };
+    if family.client_id != client.id {
+        revoke_family(context, &family, now).await?;
+        return Err(invalid_grant("the refresh token was issued to another client"));
+    }
+    if family.revoked {
+        return Err(invalid_grant("the refresh token has been revoked"));
+    }
+    if now >= family.expires_at || now >= record.idle_expires_at {
+        return Err(invalid_grant("the refresh token has expired"));
+    }
+    let scopes = match requested {
+        None => record.scopes.clone(),
+        Some(requested) if requested.is_subset_of(&record.scopes) => requested.clone(),
+        Some(_) => {
+            return Err(OAuthError::InvalidScope(
+                "a refresh may narrow the scope, never widen it beyond the original grant".into(),
+            ));
+        }
+    };
+    tokens_for_family(context, client, &family, &scopes, None, now).await
+}

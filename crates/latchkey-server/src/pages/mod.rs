@@ -1,0 +1,97 @@
+//! Server-rendered pages (askama, escaped by default) and the headers every page carries.
+
+use askama::Template;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::store::ScopeDescription;
+
+/// A scope as a page shows it.
+#[derive(Debug)]
+pub(crate) struct ScopeView {
+    pub(crate) name: String,
+    pub(crate) description: String,
+}
+
+impl From<ScopeDescription> for ScopeView {
+    fn from(d: ScopeDescription) -> Self {
+        Self {
+            name: d.scope.to_string(),
+            description: d.description,
+        }
+    }
+}
+
+/// The login page.
+#[derive(Template)]
+#[template(path = "login.html")]
+pub(crate) struct LoginPage {
+    pub(crate) csrf_token: String,
+    pub(crate) return_to: String,
+    pub(crate) username: String,
+    pub(crate) error: Option<&'static str>,
+    pub(crate) client_name: Option<String>,
+}
+
+/// The consent page.
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub(crate) struct ConsentPage {
+    pub(crate) client_name: String,
+    pub(crate) username: String,
+    pub(crate) new_scopes: Vec<ScopeView>,
+    pub(crate) approved: Vec<ScopeView>,
+    pub(crate) csrf_token: String,
+    /// The authorization request's parameters, carried through the form.
+    pub(crate) fields: Vec<(String, String)>,
+}
+
+/// A page with a title and one message (errors, signed out, home).
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct MessagePage {
+    pub(crate) title: &'static str,
+    pub(crate) message: String,
+    pub(crate) is_error: bool,
+    pub(crate) logout_csrf: Option<String>,
+}
+
+impl MessagePage {
+    /// An error page.
+    pub(crate) fn error(message: impl Into<String>) -> Self {
+        Self {
+            title: "Something is not right",
+            message: message.into(),
+            is_error: true,
+            logout_csrf: None,
+        }
+    }
+}
+
+/// The CSP of pages: our own stylesheet, nothing else, never framed.
+const PAGE_CSP: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Renders a page with its status, no-store, the page CSP, and any cookies to set.
+pub(crate) fn render(page: &impl Template, status: StatusCode, cookies: &[String]) -> Response {
+    let Ok(html) = page.render() else {
+        tracing::error!("template failed to render");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut response = (status, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            headers.append(SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// A 400 error page for a flow that cannot continue.
+pub(crate) fn error_page(status: StatusCode, message: impl Into<String>) -> Response {
+    render(&MessagePage::error(message), status, &[])
+}

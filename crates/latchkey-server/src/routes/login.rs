@@ -1,0 +1,177 @@
+//! The login page and form, and logout.
+
+use axum::extract::{Query, State};
+use axum::http::HeaderValue;
+use axum::http::StatusCode;
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::login;
+use serde::Deserialize;
+
+use crate::extract::OAuthForm;
+use crate::extract::browser::{Cookies, Csrf, SESSION_COOKIE, session, set_cookie};
+use crate::pages::{LoginPage, MessagePage, error_page, render};
+use crate::state::AppState;
+
+/// The one answer to every failed login (no hint whether the user exists).
+const LOGIN_FAILED: &str = "Invalid username or password.";
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginQuery {
+    return_to: Option<String>,
+}
+
+/// Only our own authorization endpoint (or the home page) may be returned to after login,
+/// so the login form cannot be turned into an open redirect.
+fn safe_return_to(candidate: Option<&str>) -> String {
+    match candidate {
+        Some(path) if path.starts_with("/oauth2/authorize?") && !path.contains(['\r', '\n']) => {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// The name of the client a return-to URL is for, to show on the login page.
+async fn client_name(app: &AppState, return_to: &str) -> Option<String> {
+    let query = return_to.strip_prefix("/oauth2/authorize?")?;
+    let id = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "client_id")?
+        .1;
+    let client = app
+        .find_client(&latchkey_core::id::ClientId::new(id.as_ref()), app.now())
+        .await
+        .ok()??;
+    Some(client.name.clone())
+}
+
+/// `GET /login`.
+pub(crate) async fn show_login(
+    State(app): State<AppState>,
+    cookies: Cookies,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let return_to = safe_return_to(query.return_to.as_deref());
+    let csrf = Csrf::for_browser(&app, &cookies);
+    let page = LoginPage {
+        csrf_token: csrf.token.clone(),
+        client_name: client_name(&app, &return_to).await,
+        return_to,
+        username: String::new(),
+        error: None,
+    };
+    render(&page, StatusCode::OK, &csrf.cookies())
+}
+
+/// `POST /login`: checks the password; on success starts a fresh session and returns to
+/// the authorization request.
+pub(crate) async fn submit_login(
+    State(app): State<AppState>,
+    cookies: Cookies,
+    form: Result<OAuthForm, crate::ApiError>,
+) -> Response {
+    let Ok(OAuthForm(params)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, "The login form could not be read.");
+    };
+    if !Csrf::verify(&app, &cookies, params.get("csrf_token")) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Go back and try again.",
+        );
+    }
+    let return_to = safe_return_to(params.get("return_to"));
+    let username = params.get("username").unwrap_or_default();
+    let password = params.get("password").unwrap_or_default();
+    let now = app.now();
+    let user = match login::check_password(&app, username, password).await {
+        Ok(user) => user,
+        Err(error) => return crate::ApiError::from(error).into_response(),
+    };
+    let Some(user) = user else {
+        let csrf = Csrf::for_browser(&app, &cookies);
+        let page = LoginPage {
+            csrf_token: csrf.token.clone(),
+            client_name: client_name(&app, &return_to).await,
+            return_to,
+            username: username.chars().take(64).collect(),
+            error: Some(LOGIN_FAILED),
+        };
+        return render(&page, StatusCode::OK, &csrf.cookies());
+    };
+    // A fresh session id on every login: an old (possibly planted) id is ended, not reused.
+    if let Some(old) = cookies.get(SESSION_COOKIE) {
+        let _ = login::end_session(&app, old).await;
+    }
+    let token = match login::start_session(&app, &user, now).await {
+        Ok(token) => token,
+        Err(error) => return crate::ApiError::from(error).into_response(),
+    };
+    let cookie = set_cookie(
+        &app,
+        SESSION_COOKIE,
+        token.expose(),
+        Some(app.config.session_ttl.as_secs()),
+    );
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    if let (Ok(location), Ok(cookie)) = (HeaderValue::from_str(&return_to), HeaderValue::from_str(&cookie)) {
+        headers.insert(LOCATION, location);
+        headers.insert(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// `POST /logout`: ends the session.
+pub(crate) async fn submit_logout(
+    State(app): State<AppState>,
+    cookies: Cookies,
+    form: Result<OAuthForm, crate::ApiError>,
+) -> Response {
+    let submitted = form
+        .ok()
+        .and_then(|OAuthForm(params)| params.get("csrf_token").map(str::to_owned));
+    if !Csrf::verify(&app, &cookies, submitted.as_deref()) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Go back and try again.",
+        );
+    }
+    if let Some(value) = cookies.get(SESSION_COOKIE) {
+        if let Err(error) = login::end_session(&app, value).await {
+            return crate::ApiError::from(error).into_response();
+        }
+    }
+    let clear = set_cookie(&app, SESSION_COOKIE, "", Some(0));
+    let page = MessagePage {
+        title: "Signed out",
+        message: "You are signed out.".into(),
+        is_error: false,
+        logout_csrf: None,
+    };
+    render(&page, StatusCode::OK, &[clear])
+}
+
+/// `GET /`: who is signed in, with a sign-out button.
+pub(crate) async fn home(State(app): State<AppState>, cookies: Cookies) -> Response {
+    let now = app.now();
+    let user = match session(&app, &cookies, now).await {
+        Ok(Some(s)) => app.store.find_user(&s.user_id).await.ok().flatten(),
+        _ => None,
+    };
+    let csrf = Csrf::for_browser(&app, &cookies);
+    let page = match user {
+        Some(user) => MessagePage {
+            title: "Latchkey",
+            message: format!("You are signed in as {}.", user.username),
+            is_error: false,
+            logout_csrf: Some(csrf.token.clone()),
+        },
+        None => MessagePage {
+            title: "Latchkey",
+            message: "You are not signed in.".into(),
+            is_error: false,
+            logout_csrf: None,
+        },
+    };
+    render(&page, StatusCode::OK, &csrf.cookies())
+}

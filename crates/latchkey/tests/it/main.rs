@@ -11,6 +11,7 @@
 mod cli;
 mod discovery;
 mod errors;
+mod flow;
 mod introspect;
 mod keys;
 mod revoke;

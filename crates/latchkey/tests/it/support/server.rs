@@ -131,6 +131,32 @@ impl TestServer {
         }
     }
 
+    /// Creates a user with this password; returns their `sub`.
+    pub(crate) async fn user(&self, username: &str, password: &str) -> String {
+        let user = latchkey_core::user::User {
+            id: latchkey_core::id::UserId::generate(),
+            username: username.to_owned(),
+            email: Some(format!("{username}@example.com")),
+            name: Some(format!("{username} Example")),
+            created_at: self.clock.now(),
+        };
+        let hash = latchkey_core::user::hash_password(password).unwrap();
+        self.store().insert_user(&user, &hash).await.unwrap();
+        user.id.to_string()
+    }
+
+    /// A confidential web client for the code flow with refresh tokens.
+    pub(crate) async fn web_client(&self, scopes: &[&str]) -> Registered {
+        let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self.register(|r| {
+            r.name = "Notes Web".into();
+            r.grant_types = vec!["authorization_code".into(), "refresh_token".into()];
+            r.redirect_uris = vec!["https://app.example.com/cb".into()];
+            r.scopes = scopes;
+        })
+        .await
+    }
+
     /// A confidential client-credentials client allowed `scopes`.
     pub(crate) async fn service_client(&self, scopes: &[&str]) -> Registered {
         let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();

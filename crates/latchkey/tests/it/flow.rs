@@ -1,0 +1,244 @@
+//! The authorization-code flow end to end, as a relying party sees it: discovery with the
+//! `openidconnect` crate, a browser that logs in and approves consent, the code exchanged
+//! with PKCE, the ID token validated, userinfo read, and the refresh token rotated.
+
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse as _, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenResponse as _,
+};
+
+use crate::support::{Browser, TestServer};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// The query parameters of a redirect to the client.
+pub(crate) fn redirect_params(location: &str) -> std::collections::HashMap<String, String> {
+    let url = url::Url::parse(location).unwrap();
+    let source = url
+        .fragment()
+        .map(str::to_owned)
+        .unwrap_or_else(|| url.query().unwrap_or_default().to_owned());
+    url::form_urlencoded::parse(source.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_user_logs_in_consents_and_the_client_gets_verified_openid_tokens() {
+    let server = TestServer::start().await;
+    let sub = server.user("alice", PASSWORD).await;
+    let registered = server
+        .web_client(&["openid", "profile", "email", "notes:read"])
+        .await;
+    server
+        .store()
+        .describe_scope(
+            &latchkey_core::scope::Scope::parse("notes:read").unwrap(),
+            "Read your notes",
+        )
+        .await
+        .unwrap();
+
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(server.base.clone()).unwrap(), &server.http)
+            .await
+            .unwrap();
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(registered.id.clone()),
+        Some(ClientSecret::new(registered.secret.clone())),
+    )
+    .set_redirect_uri(RedirectUrl::new("https://app.example.com/cb".into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("notes:read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    let browser = Browser::new();
+    let consent = browser
+        .authorize(&server, auth_url.as_str(), ("alice", PASSWORD))
+        .await;
+    assert_eq!(consent.status, 200, "{}", consent.html);
+    assert!(
+        consent.html.contains("Notes Web"),
+        "the consent page names the client"
+    );
+    assert!(
+        consent.html.contains("Read your notes"),
+        "and describes each scope"
+    );
+    assert!(consent.html.contains("See your e-mail address"));
+    assert!(consent.html.contains(r#"name="decision" value="allow""#));
+    assert!(consent.html.contains(r#"name="decision" value="deny""#));
+    assert!(
+        consent.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+
+    let back = browser
+        .submit(
+            &server.base,
+            &consent,
+            "/oauth2/authorize",
+            &[("decision", "allow")],
+        )
+        .await;
+    assert_eq!(back.status, 303);
+    let location = back.location().unwrap();
+    assert!(location.starts_with("https://app.example.com/cb?"));
+    let params = redirect_params(&location);
+    assert_eq!(params["state"], *state.secret());
+    assert_eq!(params["iss"], server.base, "RFC 9207");
+
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(params["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&server.http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().expect("an ID token for the openid scope");
+    let verifier = client.id_token_verifier();
+    let claims = id_token.claims(&verifier, &nonce).unwrap();
+    assert_eq!(claims.subject().as_str(), sub);
+    assert!(claims.auth_time().is_some());
+    let expected_hash = claims.access_token_hash().expect("at_hash");
+    let actual_hash = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(*expected_hash, actual_hash);
+    assert_eq!(
+        *id_token.signing_alg().unwrap(),
+        openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256
+    );
+
+    let userinfo: CoreUserInfoClaims = client
+        .user_info(tokens.access_token().to_owned(), None)
+        .unwrap()
+        .request_async(&server.http)
+        .await
+        .unwrap();
+    assert_eq!(userinfo.subject().as_str(), sub);
+    assert_eq!(userinfo.preferred_username().map(|u| u.as_str()), Some("alice"));
+    assert_eq!(userinfo.email().map(|e| e.as_str()), Some("alice@example.com"));
+
+    // The refresh token rotates: the new one works, and the access token is for the user.
+    let refresh = tokens
+        .refresh_token()
+        .expect("a refresh token for a client registered for them");
+    let refreshed = client
+        .exchange_refresh_token(refresh)
+        .unwrap()
+        .request_async(&server.http)
+        .await
+        .unwrap();
+    let rotated = refreshed.refresh_token().unwrap();
+    assert_ne!(rotated.secret(), refresh.secret());
+    let introspected = server
+        .introspect(&registered, refreshed.access_token().secret())
+        .await;
+    assert_eq!(introspected["active"], true);
+    assert_eq!(introspected["sub"], sub);
+    assert_eq!(introspected["client_id"], registered.id);
+    let again = client
+        .exchange_refresh_token(&RefreshToken::new(rotated.secret().clone()))
+        .unwrap()
+        .request_async(&server.http)
+        .await;
+    assert!(again.is_ok());
+}
+
+#[tokio::test]
+async fn consent_is_remembered_and_asked_again_only_for_new_scopes() {
+    let server = TestServer::start().await;
+    server.user("bob", PASSWORD).await;
+    let client = server.web_client(&["openid", "profile", "email"]).await;
+    let browser = Browser::new();
+    let url = |scope: &str, extra: &str| {
+        server.url(&format!(
+            "/oauth2/authorize?response_type=code&client_id={}&scope={scope}&state=s{extra}",
+            client.id
+        ))
+    };
+
+    let consent = browser
+        .authorize(&server, &url("openid+profile", ""), ("bob", PASSWORD))
+        .await;
+    assert_eq!(consent.status, 200);
+    let back = browser
+        .submit(
+            &server.base,
+            &consent,
+            "/oauth2/authorize",
+            &[("decision", "allow")],
+        )
+        .await;
+    assert!(redirect_params(&back.location().unwrap()).contains_key("code"));
+
+    // Same scopes again (or fewer): straight back with a code, no page.
+    for scope in ["openid+profile", "openid"] {
+        let direct = browser.get(&url(scope, "")).await;
+        assert_eq!(direct.status, 303, "{scope}");
+        assert!(redirect_params(&direct.location().unwrap()).contains_key("code"));
+    }
+
+    // A new scope: the page asks about the new one only.
+    let more = browser.get(&url("openid+profile+email", "")).await;
+    assert_eq!(more.status, 200);
+    assert!(more.html.contains("See your e-mail address"));
+    let (asked, already) = more.html.split_once("You already allowed").unwrap();
+    assert!(
+        !asked.contains("See your name and username"),
+        "profile was approved before"
+    );
+    assert!(already.contains("See your name and username"));
+
+    // prompt=consent always asks.
+    let forced = browser.get(&url("openid", "&prompt=consent")).await;
+    assert_eq!(forced.status, 200);
+    assert!(forced.html.contains(r#"value="allow""#));
+}
+
+#[tokio::test]
+async fn denying_returns_access_denied_with_state() {
+    let server = TestServer::start().await;
+    server.user("carol", PASSWORD).await;
+    let client = server.web_client(&["openid"]).await;
+    let browser = Browser::new();
+    let consent = browser
+        .authorize(
+            &server,
+            &server.url(&format!(
+                "/oauth2/authorize?response_type=code&client_id={}&state=xyz",
+                client.id
+            )),
+            ("carol", PASSWORD),
+        )
+        .await;
+    let back = browser
+        .submit(
+            &server.base,
+            &consent,
+            "/oauth2/authorize",
+            &[("decision", "deny")],
+        )
+        .await;
+    let params = redirect_params(&back.location().unwrap());
+    assert_eq!(params["error"], "access_denied");
+    assert_eq!(params["state"], "xyz");
+    assert!(!params.contains_key("code"));
+}

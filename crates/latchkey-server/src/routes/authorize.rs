@@ -113,12 +113,16 @@ async fn authorize(
 }
 
 /// The request's own parameters, without the consent form's; with `for_login`, also
-/// without `prompt=login`, which the login about to happen satisfies.
+/// without `prompt=login` and `max_age`, which the login about to happen satisfies (kept,
+/// they would send the user round the login page forever).
 fn request_fields(params: &Params, for_login: bool) -> Vec<(String, String)> {
     params
         .iter()
         .filter(|(name, _)| !FORM_ONLY.contains(name))
-        .filter(|(name, value)| !(for_login && *name == "prompt" && value.split(' ').any(|v| v == "login")))
+        .filter(|(name, value)| {
+            !(for_login
+                && (*name == "max_age" || (*name == "prompt" && value.split(' ').any(|v| v == "login"))))
+        })
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect()
 }

@@ -8,21 +8,9 @@ use openidconnect::{
     OAuth2TokenResponse as _, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenResponse as _,
 };
 
-use crate::support::{Browser, TestServer};
+use crate::support::{Browser, TestServer, redirect_params};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-/// The query parameters of a redirect to the client.
-pub(crate) fn redirect_params(location: &str) -> std::collections::HashMap<String, String> {
-    let url = url::Url::parse(location).unwrap();
-    let source = url
-        .fragment()
-        .map(str::to_owned)
-        .unwrap_or_else(|| url.query().unwrap_or_default().to_owned());
-    url::form_urlencoded::parse(source.as_bytes())
-        .into_owned()
-        .collect()
-}
 
 #[tokio::test]
 async fn a_user_logs_in_consents_and_the_client_gets_verified_openid_tokens() {

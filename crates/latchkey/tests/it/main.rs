@@ -8,6 +8,7 @@
     reason = "test support code outside #[test] functions: a failed step is a failed test"
 )]
 
+mod authorize;
 mod cli;
 mod discovery;
 mod errors;

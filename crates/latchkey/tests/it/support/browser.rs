@@ -37,6 +37,18 @@ impl Page {
     }
 }
 
+/// The parameters of a redirect to the client (query, or fragment for implicit).
+pub(crate) fn redirect_params(location: &str) -> std::collections::HashMap<String, String> {
+    let url = url::Url::parse(location).unwrap();
+    let source = url
+        .fragment()
+        .map(str::to_owned)
+        .unwrap_or_else(|| url.query().unwrap_or_default().to_owned());
+    url::form_urlencoded::parse(source.as_bytes())
+        .into_owned()
+        .collect()
+}
+
 fn attribute(tag: &str, name: &str) -> Option<String> {
     let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
     let rest = tag.get(start..)?;
@@ -113,6 +125,26 @@ impl Browser {
         }
         let form: Vec<(String, String)> = fields.into_iter().collect();
         self.post(&format!("{base}{action}"), &form).await
+    }
+
+    /// Runs the flow at `authorize_url`, logging in and allowing consent as needed, and
+    /// returns the parameters of the redirect to the client.
+    pub(crate) async fn approve(
+        &self,
+        server: &TestServer,
+        authorize_url: &str,
+        user: (&str, &str),
+    ) -> std::collections::HashMap<String, String> {
+        let mut page = self.authorize(server, authorize_url, user).await;
+        if page.status == 200 && page.html.contains(r#"value="allow""#) {
+            page = self
+                .submit(&server.base, &page, "/oauth2/authorize", &[("decision", "allow")])
+                .await;
+        }
+        let location = page
+            .location()
+            .unwrap_or_else(|| panic!("no redirect: {} {}", page.status, page.html));
+        redirect_params(&location)
     }
 
     /// Starts at `authorize_url` and follows our own redirects through login (with these

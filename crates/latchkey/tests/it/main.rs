@@ -15,6 +15,8 @@ mod errors;
 mod flow;
 mod introspect;
 mod keys;
+mod login;
+mod refresh;
 mod revoke;
 mod support;
 mod token;

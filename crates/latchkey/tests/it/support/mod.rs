@@ -4,6 +4,6 @@ mod browser;
 mod jwt;
 mod server;
 
-pub(crate) use browser::{Browser, redirect_params};
+pub(crate) use browser::{Browser, Page, redirect_params};
 pub(crate) use jwt::{decode_part, verify_es256_against_jwks};
 pub(crate) use server::{Registered, TestServer, assert_oauth_error};

@@ -79,9 +79,12 @@ struct NoKey(&'static str);
 mod tests {
     use super::at_hash;
 
-        #[test]
+    #[test]
     fn at_hash_is_the_left_half_of_sha256_base64url() {
         // Computed independently: base64url(sha256(token)[:16]) with Python's hashlib.
-        assert_eq!(at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNHIvOMJUQXXwtalqCYa"), "HgWhUgf3EA-u11jRksULEA");
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNHIvOMJUQXXwtalqCYa"),
+            "HgWhUgf3EA-u11jRksULEA"
+        );
     }
 }

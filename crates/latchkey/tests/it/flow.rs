@@ -230,3 +230,54 @@ async fn denying_returns_access_denied_with_state() {
     assert_eq!(params["state"], "xyz");
     assert!(!params.contains_key("code"));
 }
+
+#[tokio::test]
+async fn a_client_registered_for_es256_gets_es256_id_tokens() {
+    let server = TestServer::start().await;
+    server.user("dave", PASSWORD).await;
+    let registered = server
+        .register(|r| {
+            r.name = "EC App".into();
+            r.grant_types = vec!["authorization_code".into()];
+            r.redirect_uris = vec!["https://app.example.com/cb".into()];
+            r.scopes = vec!["openid".into()];
+            r.id_token_alg = Some("ES256".into());
+        })
+        .await;
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(server.base.clone()).unwrap(), &server.http)
+            .await
+            .unwrap();
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(registered.id.clone()),
+        Some(ClientSecret::new(registered.secret.clone())),
+    )
+    .set_redirect_uri(RedirectUrl::new("https://app.example.com/cb".into()).unwrap());
+    let (auth_url, _, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .url();
+    let params = Browser::new()
+        .approve(&server, auth_url.as_str(), ("dave", PASSWORD))
+        .await;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(params["code"].clone()))
+        .unwrap()
+        .request_async(&server.http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().unwrap();
+    let es256 = openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256;
+    assert_eq!(*id_token.signing_alg().unwrap(), es256);
+    assert!(
+        tokens.refresh_token().is_none(),
+        "not registered for refresh_token"
+    );
+    let verifier = client.id_token_verifier().set_allowed_algs(vec![es256]);
+    let claims = id_token.claims(&verifier, &nonce).unwrap();
+    assert_eq!(claims.audiences().len(), 1);
+}

@@ -31,9 +31,7 @@ pub(super) async fn exchange(
         CodeRedemption::Redeemed(redeemed) => *redeemed,
         CodeRedemption::Invalid => return Err(invalid_grant("the authorization code is invalid or expired")),
         CodeRedemption::Replayed(family_id) => {
-            context.store.revoke_family(&family_id, now).await?;
-            context.revocations.sync(context.store.as_ref(), now).await?;
-            tracing::warn!(family = %family_id, client_id = %client.id, "authorization code replayed; family revoked");
+            revoke_family(context, &family_id, "authorization code replayed", now).await?;
             return Err(invalid_grant(
                 "the authorization code was already used; every token issued from it is now revoked",
             ));
@@ -41,7 +39,7 @@ pub(super) async fn exchange(
     };
     if family.client_id != client.id {
         // A code stolen by another registered client: burn the family too.
-        revoke_family(context, &family, now).await?;
+        revoke_family(context, &family.id, "code presented by another client", now).await?;
         return Err(invalid_grant(
             "the authorization code was issued to another client",
         ));

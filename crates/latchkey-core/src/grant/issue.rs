@@ -8,6 +8,7 @@ use crate::clock::Timestamp;
 use crate::context::Context;
 use crate::error::OAuthError;
 use crate::family::{Family, RefreshTokenRecord};
+use crate::id::FamilyId;
 use crate::scope::{OPENID, ScopeSet};
 use crate::secret::OpaqueToken;
 use crate::token::{access, id_token};
@@ -66,11 +67,12 @@ pub(crate) async fn tokens_for_family(
 /// Revokes a family and makes the revocation visible on this node at once.
 pub(crate) async fn revoke_family(
     context: &Context,
-    family: &Family,
+    family: &FamilyId,
+    why: &str,
     now: Timestamp,
 ) -> Result<(), OAuthError> {
-    context.store.revoke_family(&family.id, now).await?;
+    context.store.revoke_family(family, now).await?;
     context.revocations.sync(context.store.as_ref(), now).await?;
-    tracing::warn!(family = %family.id, client_id = %family.client_id, "token family revoked after reuse");
+    tracing::warn!(%family, why, "token family revoked");
     Ok(())
 }

@@ -37,7 +37,13 @@ pub(super) async fn exchange(
         RefreshRotation::AlreadyRotated(record, family, rotated_at) => {
             let within_grace = now <= rotated_at + context.config.refresh_grace;
             if !within_grace && !family.revoked {
-                revoke_family(context, &family, now).await?;
+                revoke_family(
+                    context,
+                    &family.id,
+                    "refresh token reused after the grace window",
+                    now,
+                )
+                .await?;
                 return Err(invalid_grant(
                     "the refresh token was already used; the whole grant is revoked (reuse detection)",
                 ));
@@ -46,7 +52,13 @@ pub(super) async fn exchange(
         }
     };
     if family.client_id != client.id {
-        revoke_family(context, &family, now).await?;
+        revoke_family(
+            context,
+            &family.id,
+            "refresh token presented by another client",
+            now,
+        )
+        .await?;
         return Err(invalid_grant("the refresh token was issued to another client"));
     }
     if family.revoked {

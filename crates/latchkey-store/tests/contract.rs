@@ -4,6 +4,7 @@
 #![expect(
     clippy::unwrap_used,
     clippy::indexing_slicing,
+    clippy::panic,
     reason = "a failed step is a failed test"
 )]
 
@@ -12,11 +13,13 @@ use std::sync::Arc;
 use latchkey_core::client::{AuthMethod, Client, GrantType, RedirectUri};
 use latchkey_core::clock::Timestamp;
 use latchkey_core::error::StoreError;
-use latchkey_core::id::{ClientId, Jti, Kid};
+use latchkey_core::family::{AuthorizationCode, CodeRedemption, Family, RefreshRotation, RefreshTokenRecord};
+use latchkey_core::id::{ClientId, FamilyId, Jti, Kid, UserId};
 use latchkey_core::keys::{Algorithm, StoredKey};
 use latchkey_core::scope::{Scope, ScopeSet};
 use latchkey_core::secret::SecretHash;
 use latchkey_core::store::Store;
+use latchkey_core::user::User;
 
 fn t(secs: i64) -> Timestamp {
     Timestamp::from_secs(secs)
@@ -117,11 +120,15 @@ async fn scopes_keep_descriptions(store: &dyn Store) {
         .ensure_scopes(&ScopeSet::parse("notes:read notes:write").unwrap())
         .await
         .unwrap();
-    let listed: Vec<(String, String)> = store
-        .list_scopes()
-        .await
-        .unwrap()
+    let all = store.list_scopes().await.unwrap();
+    assert!(
+        all.iter()
+            .any(|d| d.scope.as_str() == "openid" && d.description != "openid"),
+        "built-in scopes"
+    );
+    let listed: Vec<(String, String)> = all
         .into_iter()
+        .filter(|d| d.scope.as_str().starts_with("notes:"))
         .map(|d| (d.scope.to_string(), d.description))
         .collect();
     assert_eq!(
@@ -197,12 +204,125 @@ async fn revocations_sync_and_purge(store: &dyn Store) {
     assert_eq!(jtis(store.revocations_since(t(0), t(0)).await.unwrap()), ["j1"]);
 }
 
+async fn families_are_single_use_even_under_races(store: Arc<dyn Store>) {
+    let user = User {
+        id: UserId::new("u1"),
+        username: "Alice".into(),
+        email: None,
+        name: None,
+        created_at: t(0),
+    };
+    store.insert_user(&user, "$argon2id$stub").await.unwrap();
+    let again = User {
+        id: UserId::new("u2"),
+        username: "ALICE".into(),
+        ..user.clone()
+    };
+    assert!(
+        matches!(store.insert_user(&again, "x").await, Err(StoreError::Conflict(_))),
+        "case-insensitive"
+    );
+    let (found, hash) = store.find_user_by_username("alice").await.unwrap().unwrap();
+    assert_eq!((found.id.as_str(), hash.as_str()), ("u1", "$argon2id$stub"));
+    store.insert_client(&client("fc", Some(b"h"))).await.unwrap();
+
+    let family = Family {
+        id: FamilyId::new("f1"),
+        client_id: ClientId::new("fc"),
+        user_id: UserId::new("u1"),
+        scopes: ScopeSet::parse("openid").unwrap(),
+        auth_time: t(10),
+        created_at: t(10),
+        expires_at: t(10_000),
+        revoked: false,
+    };
+    store.insert_family(&family).await.unwrap();
+    let code_hash = SecretHash::from_bytes(b"code".to_vec());
+    store
+        .insert_code(&AuthorizationCode {
+            hash: code_hash.clone(),
+            family_id: family.id.clone(),
+            redirect_uri: "https://app.example.com/cb".into(),
+            redirect_given: true,
+            code_challenge: None,
+            nonce: Some("n".into()),
+            expires_at: t(70),
+        })
+        .await
+        .unwrap();
+    let racers = (0..8).map(|_| {
+        let (store, hash) = (Arc::clone(&store), code_hash.clone());
+        tokio::spawn(async move { store.redeem_code(&hash, t(20)).await.unwrap() })
+    });
+    let mut redeemed = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            CodeRedemption::Redeemed(pair) => {
+                redeemed += 1;
+                assert_eq!(pair.1, family);
+                assert_eq!(pair.0.nonce.as_deref(), Some("n"));
+            }
+            CodeRedemption::Replayed(id) => assert_eq!(id, family.id),
+            CodeRedemption::Invalid => panic!("a known code is never invalid before it expires"),
+        }
+    }
+    assert_eq!(redeemed, 1, "exactly one redemption wins");
+
+    let token_hash = SecretHash::from_bytes(b"refresh".to_vec());
+    store
+        .insert_refresh_token(&RefreshTokenRecord {
+            hash: token_hash.clone(),
+            family_id: family.id.clone(),
+            scopes: family.scopes.clone(),
+            issued_at: t(20),
+            idle_expires_at: t(5_000),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.rotate_refresh_token(&token_hash, t(30)).await.unwrap(),
+        RefreshRotation::Fresh(..)
+    ));
+    match store.rotate_refresh_token(&token_hash, t(31)).await.unwrap() {
+        RefreshRotation::AlreadyRotated(_, _, at) => assert_eq!(at, t(30)),
+        other => panic!("expected AlreadyRotated, got {other:?}"),
+    }
+    store
+        .record_access_token(&Jti::new("fam-jti"), &family.id, t(900))
+        .await
+        .unwrap();
+    store.revoke_family(&family.id, t(40)).await.unwrap();
+    let revoked: Vec<String> = store
+        .revocations_since(t(40), t(40))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.jti.to_string())
+        .collect();
+    assert!(
+        revoked.contains(&"fam-jti".to_owned()),
+        "the family's access tokens join the deny list"
+    );
+    match store.rotate_refresh_token(&token_hash, t(41)).await.unwrap() {
+        RefreshRotation::AlreadyRotated(_, family, _) => assert!(family.revoked),
+        other => panic!("expected a revoked family, got {other:?}"),
+    }
+    assert!(matches!(
+        store
+            .rotate_refresh_token(&SecretHash::from_bytes(b"nope".to_vec()), t(41))
+            .await
+            .unwrap(),
+        RefreshRotation::Invalid
+    ));
+}
+
 async fn run_contract(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     clients_round_trip_and_conflict(store.as_ref()).await;
     scopes_keep_descriptions(store.as_ref()).await;
     keys_round_trip(store.as_ref()).await;
     revocations_sync_and_purge(store.as_ref()).await;
+    families_are_single_use_even_under_races(Arc::clone(&store)).await;
 }
 
 #[tokio::test]

@@ -65,7 +65,7 @@ impl ClientStore for SqliteStore {
         .bind(client.secret_hash.as_ref().map(SecretHash::as_bytes))
         .bind(client.created_at.as_secs())
         .bind(client.id_token_alg.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -91,7 +91,7 @@ impl ClientStore for SqliteStore {
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         let result = sqlx::query("DELETE FROM clients WHERE id = ?")
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(result.rows_affected() > 0)
@@ -102,7 +102,7 @@ impl ClientStore for SqliteStore {
             sqlx::query("UPDATE clients SET secret_hash = ? WHERE id = ? AND secret_hash IS NOT NULL")
                 .bind(hash.as_bytes())
                 .bind(id.as_str())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(store_error)?;
         Ok(result.rows_affected() > 0)

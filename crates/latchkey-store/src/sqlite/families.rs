@@ -85,7 +85,7 @@ impl FamilyStore for SqliteStore {
         .bind(family.auth_time.as_secs())
         .bind(family.created_at.as_secs())
         .bind(family.expires_at.as_secs())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -104,7 +104,7 @@ impl FamilyStore for SqliteStore {
         .bind(code.code_challenge.as_ref().map(CodeChallenge::as_str))
         .bind(&code.nonce)
         .bind(code.expires_at.as_secs())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -119,7 +119,7 @@ impl FamilyStore for SqliteStore {
         .bind(now.as_secs())
         .bind(hash.as_bytes())
         .bind(now.as_secs())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(store_error)?;
         if let Some(row) = redeemed {
@@ -154,7 +154,7 @@ impl FamilyStore for SqliteStore {
         .bind(token.scopes.to_string())
         .bind(token.issued_at.as_secs())
         .bind(token.idle_expires_at.as_secs())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -171,7 +171,7 @@ impl FamilyStore for SqliteStore {
         )
         .bind(now.as_secs())
         .bind(hash.as_bytes())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(store_error)?;
         let (row, fresh) = match rotated {
@@ -213,14 +213,14 @@ impl FamilyStore for SqliteStore {
             .bind(jti.as_str())
             .bind(family.as_str())
             .bind(expires_at.as_secs())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(())
     }
 
     async fn revoke_family(&self, family: &FamilyId, now: Timestamp) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let mut tx = self.writer.begin().await.map_err(store_error)?;
         sqlx::query("UPDATE token_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
             .bind(now.as_secs())
             .bind(family.as_str())

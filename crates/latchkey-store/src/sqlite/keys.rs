@@ -20,7 +20,7 @@ impl KeyStore for SqliteStore {
         .bind(&key.sealed_private)
         .bind(key.created_at.as_secs())
         .bind(key.activates_at.as_secs())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -50,7 +50,7 @@ impl KeyStore for SqliteStore {
     async fn delete_key(&self, kid: &Kid) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM signing_keys WHERE kid = ?")
             .bind(kid.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(())

@@ -25,7 +25,7 @@ impl RevocationStore for SqliteStore {
         .bind(client_id.as_str())
         .bind(expires_at.as_secs())
         .bind(now.as_secs())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -58,7 +58,7 @@ impl RevocationStore for SqliteStore {
     async fn purge_revocations(&self, now: Timestamp) -> Result<u64, StoreError> {
         let result = sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at <= ?")
             .bind(now.as_secs())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(result.rows_affected())

@@ -14,7 +14,7 @@ impl ScopeStore for SqliteStore {
             sqlx::query("INSERT INTO scopes (name, description) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
                 .bind(scope.as_str())
                 .bind(scope.as_str())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(store_error)?;
         }
@@ -28,7 +28,7 @@ impl ScopeStore for SqliteStore {
         )
         .bind(scope.as_str())
         .bind(description)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())

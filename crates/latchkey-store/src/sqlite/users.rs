@@ -39,7 +39,7 @@ impl UserStore for SqliteStore {
         .bind(&user.email)
         .bind(&user.name)
         .bind(user.created_at.as_secs())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -80,7 +80,7 @@ impl UserStore for SqliteStore {
     async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError> {
         let result = sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(result.rows_affected() > 0)
@@ -90,7 +90,7 @@ impl UserStore for SqliteStore {
         let result = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(result.rows_affected() > 0)
@@ -105,7 +105,7 @@ impl SessionStore for SqliteStore {
             .bind(session.user_id.as_str())
             .bind(session.auth_time.as_secs())
             .bind(session.expires_at.as_secs())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(())
@@ -133,7 +133,7 @@ impl SessionStore for SqliteStore {
     async fn delete_session(&self, id: &SecretHash) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
             .bind(id.as_bytes())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(())
@@ -142,7 +142,7 @@ impl SessionStore for SqliteStore {
     async fn purge_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
         let result = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
             .bind(now.as_secs())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_error)?;
         Ok(result.rows_affected())
@@ -180,7 +180,7 @@ impl ConsentStore for SqliteStore {
         .bind(client.as_str())
         .bind(scopes.to_string())
         .bind(now.as_secs())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())

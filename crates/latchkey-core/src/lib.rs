@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod error;
 pub mod family;
 pub mod grant;
+pub mod grants;
 pub mod id;
 pub mod keys;
 pub mod login;

@@ -128,6 +128,16 @@ pub trait SessionStore: Send + Sync {
 pub trait ConsentStore: Send + Sync {
     /// The scopes `user` has approved for `client`.
     async fn find_consent(&self, user: &UserId, client: &ClientId) -> Result<Option<ScopeSet>, StoreError>;
+    /// Every client `user` has approved, with the scopes, most recent first.
+    async fn list_consents(&self, user: &UserId) -> Result<Vec<(ClientId, ScopeSet, Timestamp)>, StoreError>;
+    /// Withdraws consent: forgets it and revokes every token family of that user and
+    /// client, their live access tokens included.
+    async fn revoke_consent(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
     /// Records the approved scopes (replacing what was there).
     async fn save_consent(
         &self,

@@ -45,7 +45,8 @@ pub fn router(state: AppState) -> Router {
             paths::USERINFO,
             get(routes::userinfo::show_userinfo).post(routes::userinfo::show_userinfo),
         )
-        .route("/", get(routes::login::home))
+        .route("/", get(routes::account::show_account))
+        .route("/grants/revoke", post(routes::account::revoke_grant))
         .route("/assets/latchkey.css", get(routes::assets::stylesheet))
         .route(paths::TOKEN, post(routes::token::issue_token))
         .route(paths::INTROSPECT, post(routes::introspect::introspect_token))

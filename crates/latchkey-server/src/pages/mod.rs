@@ -46,6 +46,24 @@ pub(crate) struct ConsentPage {
     pub(crate) fields: Vec<(String, String)>,
 }
 
+/// One grant on the account page.
+#[derive(Debug)]
+pub(crate) struct GrantItem {
+    pub(crate) client_id: String,
+    pub(crate) client_name: String,
+    pub(crate) since: String,
+    pub(crate) scopes: Vec<ScopeView>,
+}
+
+/// The account page: who is signed in, what they allowed, and how to take it back.
+#[derive(Template)]
+#[template(path = "home.html")]
+pub(crate) struct HomePage {
+    pub(crate) username: String,
+    pub(crate) grants: Vec<GrantItem>,
+    pub(crate) csrf_token: String,
+}
+
 /// A page with a title and one message (errors, signed out, home).
 #[derive(Template)]
 #[template(path = "message.html")]
@@ -53,7 +71,6 @@ pub(crate) struct MessagePage {
     pub(crate) title: &'static str,
     pub(crate) message: String,
     pub(crate) is_error: bool,
-    pub(crate) logout_csrf: Option<String>,
 }
 
 impl MessagePage {
@@ -63,7 +80,6 @@ impl MessagePage {
             title: "Something is not right",
             message: message.into(),
             is_error: true,
-            logout_csrf: None,
         }
     }
 }

@@ -9,7 +9,7 @@ use latchkey_core::login;
 use serde::Deserialize;
 
 use crate::extract::OAuthForm;
-use crate::extract::browser::{Cookies, Csrf, SESSION_COOKIE, session, set_cookie};
+use crate::extract::browser::{Cookies, Csrf, SESSION_COOKIE, set_cookie};
 use crate::pages::{LoginPage, MessagePage, error_page, render};
 use crate::state::AppState;
 
@@ -146,32 +146,6 @@ pub(crate) async fn submit_logout(
         title: "Signed out",
         message: "You are signed out.".into(),
         is_error: false,
-        logout_csrf: None,
     };
     render(&page, StatusCode::OK, &[clear])
-}
-
-/// `GET /`: who is signed in, with a sign-out button.
-pub(crate) async fn home(State(app): State<AppState>, cookies: Cookies) -> Response {
-    let now = app.now();
-    let user = match session(&app, &cookies, now).await {
-        Ok(Some(s)) => app.store.find_user(&s.user_id).await.ok().flatten(),
-        _ => None,
-    };
-    let csrf = Csrf::for_browser(&app, &cookies);
-    let page = match user {
-        Some(user) => MessagePage {
-            title: "Latchkey",
-            message: format!("You are signed in as {}.", user.username),
-            is_error: false,
-            logout_csrf: Some(csrf.token.clone()),
-        },
-        None => MessagePage {
-            title: "Latchkey",
-            message: "You are not signed in.".into(),
-            is_error: false,
-            logout_csrf: None,
-        },
-    };
-    render(&page, StatusCode::OK, &csrf.cookies())
 }

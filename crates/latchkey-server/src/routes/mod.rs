@@ -1,5 +1,6 @@
 //! One module per endpoint.
 
+pub(crate) mod account;
 pub(crate) mod assets;
 pub(crate) mod authorize;
 pub(crate) mod discovery;

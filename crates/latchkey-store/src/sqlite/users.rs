@@ -165,6 +165,66 @@ impl ConsentStore for SqliteStore {
         .transpose()
     }
 
+    async fn list_consents(&self, user: &UserId) -> Result<Vec<(ClientId, ScopeSet, Timestamp)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT client_id, scopes, updated_at FROM consents WHERE user_id = ? ORDER BY updated_at DESC, client_id",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let scopes: String = column(row, "scopes")?;
+                Ok((
+                    ClientId::new(column::<String>(row, "client_id")?),
+                    ScopeSet::parse(&scopes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    Timestamp::from_secs(column(row, "updated_at")?),
+                ))
+            })
+            .collect()
+    }
+
+    async fn revoke_consent(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO revoked_access_tokens (jti, client_id, expires_at, revoked_at)
+             SELECT a.jti, f.client_id, a.expires_at, ? FROM family_access_tokens a
+             JOIN token_families f ON f.id = a.family_id
+             WHERE f.user_id = ? AND f.client_id = ? AND a.expires_at > ?
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(now.as_secs())
+        .bind(user.as_str())
+        .bind(client.as_str())
+        .bind(now.as_secs())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "UPDATE token_families SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now.as_secs())
+        .bind(user.as_str())
+        .bind(client.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query("DELETE FROM consents WHERE user_id = ? AND client_id = ?")
+            .bind(user.as_str())
+            .bind(client.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(())
+    }
+
     async fn save_consent(
         &self,
         user: &UserId,

@@ -281,3 +281,62 @@ async fn a_client_registered_for_es256_gets_es256_id_tokens() {
     let claims = id_token.claims(&verifier, &nonce).unwrap();
     assert_eq!(claims.audiences().len(), 1);
 }
+
+#[tokio::test]
+async fn a_user_sees_their_grants_and_revoking_one_kills_its_tokens() {
+    let server = TestServer::start().await;
+    server.user("erin", PASSWORD).await;
+    let client = server.web_client(&["openid", "profile"]).await;
+    let browser = Browser::new();
+    let url = server.url(&format!(
+        "/oauth2/authorize?response_type=code&client_id={}&scope=openid+profile",
+        client.id
+    ));
+    let params = browser.approve(&server, &url, ("erin", PASSWORD)).await;
+    let response = server
+        .post_form(
+            "/oauth2/token",
+            Some(&client),
+            &[("grant_type", "authorization_code"), ("code", &params["code"])],
+        )
+        .await;
+    let tokens: serde_json::Value = response.json().await.unwrap();
+
+    let account = browser.get(&server.url("/")).await;
+    assert!(account.html.contains("Notes Web"));
+    assert!(account.html.contains("See your name and username"));
+    let revoked = browser
+        .submit(&server.base, &account, "/grants/revoke", &[])
+        .await;
+    assert_eq!(revoked.status, 303);
+    let account = browser.get(&server.url("/")).await;
+    assert!(!account.html.contains("Notes Web"), "the grant is gone");
+
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        server.introspect(&client, access).await,
+        serde_json::json!({"active": false})
+    );
+    let refresh = server
+        .post_form(
+            "/oauth2/token",
+            Some(&client),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(refresh.status(), 400);
+    let again = browser.get(&url).await;
+    assert_eq!(again.status, 200, "consent is asked again");
+    assert!(again.html.contains(r#"value="allow""#));
+
+    let forged = Browser::new()
+        .post(
+            &server.url("/grants/revoke"),
+            &[("client_id".into(), client.id.clone())],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "CSRF-protected");
+}

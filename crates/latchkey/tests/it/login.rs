@@ -113,7 +113,7 @@ async fn every_login_issues_a_fresh_session_and_logout_ends_it() {
     assert_ne!(session_cookie(&second), first_cookie, "no session fixation");
 
     let home = browser.get(&server.url("/")).await;
-    assert!(home.html.contains("signed in as mona"));
+    assert!(home.html.contains("Signed in as mona"));
     let out = browser.submit(&server.base, &home, "/logout", &[]).await;
     assert_eq!(out.status, 200);
     let home = browser.get(&server.url("/")).await;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::client::Client;
 use crate::clock::{Clock, Timestamp};
+use crate::device::PollTracker;
 use crate::error::{OAuthError, StoreError};
 use crate::id::ClientId;
 use crate::keys::{self, KeyError, KeyRing, KeySealer, RotationPolicy};
@@ -45,6 +46,10 @@ pub struct AuthConfig {
     pub refresh_grace: Duration,
     /// Lifetime of a browser session.
     pub session_ttl: Duration,
+    /// Lifetime of device codes (RFC 8628).
+    pub device_code_ttl: Duration,
+    /// The polling interval devices are told to keep.
+    pub device_poll_interval: Duration,
 }
 
 impl AuthConfig {
@@ -64,6 +69,8 @@ impl AuthConfig {
             refresh_idle_ttl: Duration::from_secs(7 * 86_400),
             refresh_grace: Duration::from_secs(5),
             session_ttl: Duration::from_secs(12 * 3600),
+            device_code_ttl: Duration::from_secs(600),
+            device_poll_interval: Duration::from_secs(5),
         }
     }
 
@@ -95,6 +102,7 @@ pub struct Context {
     clients: TtlCache<ClientId, Option<Arc<Client>>>,
     pub(crate) verified: TtlCache<[u8; 32], Arc<AccessClaims>>,
     pub(crate) revocations: RevocationList,
+    pub(crate) polls: PollTracker,
 }
 
 impl std::fmt::Debug for Context {
@@ -126,6 +134,7 @@ impl Context {
             clients: TtlCache::new(CLIENT_CACHE_CAPACITY),
             verified: TtlCache::new(VERIFIED_TOKEN_CACHE_CAPACITY),
             revocations: RevocationList::default(),
+            polls: PollTracker::default(),
             config,
             store,
             clock,
@@ -169,6 +178,8 @@ impl Context {
         let now = self.now();
         let purged = self.store.purge_revocations(now).await?;
         let sessions = self.store.purge_sessions(now).await?;
+        let devices = self.store.purge_device_codes(now).await?;
+        tracing::debug!(devices, "purged expired device codes");
         tracing::debug!(sessions, "purged expired sessions");
         let expired = self.keys.expired(now);
         for kid in &expired {

@@ -19,6 +19,10 @@ pub mod paths {
     pub const AUTHORIZE: &str = "/oauth2/authorize";
     /// OpenID Connect Core §5.3.
     pub const USERINFO: &str = "/oauth2/userinfo";
+    /// RFC 8628 §3.1.
+    pub const DEVICE_AUTHORIZATION: &str = "/oauth2/device_authorization";
+    /// RFC 8628 §3.3: where the user enters the code.
+    pub const DEVICE: &str = "/device";
     /// The login page.
     pub const LOGIN: &str = "/login";
     /// Ends the browser session.
@@ -41,7 +45,14 @@ pub fn authorization_server_metadata(config: &AuthConfig) -> Value {
         "token_endpoint": url(paths::TOKEN),
         "jwks_uri": url(paths::JWKS),
         "userinfo_endpoint": url(paths::USERINFO),
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "implicit"],
+        "device_authorization_endpoint": url(paths::DEVICE_AUTHORIZATION),
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "implicit",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ],
         "response_types_supported": ["code", "token", "id_token token"],
         "response_modes_supported": ["query", "fragment"],
         "code_challenge_methods_supported": ["S256"],
@@ -103,7 +114,10 @@ mod tests {
         let doc = authorization_server_metadata(&config);
         assert_eq!(doc["token_endpoint"], "https://id.example.com/oauth2/token");
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
-        assert!(doc.get("device_authorization_endpoint").is_none());
+        assert_eq!(
+            doc["device_authorization_endpoint"],
+            "https://id.example.com/oauth2/device_authorization"
+        );
         assert!(
             doc.get("subject_types_supported").is_none(),
             "OpenID fields only in the OpenID document"

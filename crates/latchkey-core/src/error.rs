@@ -41,6 +41,15 @@ pub enum OAuthError {
     /// `prompt=none` but the user must consent (OpenID Connect Core §3.1.2.6).
     #[error("consent_required: {0}")]
     ConsentRequired(Description),
+    /// RFC 8628 §3.5: the user has not acted yet; keep polling.
+    #[error("authorization_pending")]
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polling too fast; the interval grows by 5 seconds.
+    #[error("slow_down")]
+    SlowDown,
+    /// RFC 8628 §3.5: the device code expired; start over.
+    #[error("expired_token")]
+    ExpiredToken,
     /// The storage is unreachable: 503, try again.
     #[error("temporarily_unavailable")]
     Unavailable,
@@ -63,6 +72,9 @@ impl OAuthError {
             Self::UnsupportedResponseType(_) => "unsupported_response_type",
             Self::LoginRequired(_) => "login_required",
             Self::ConsentRequired(_) => "consent_required",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
             Self::Unavailable => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
         }
@@ -81,6 +93,9 @@ impl OAuthError {
             | Self::UnsupportedResponseType(d)
             | Self::LoginRequired(d)
             | Self::ConsentRequired(d) => d,
+            Self::AuthorizationPending => "the user has not yet approved or denied the request; keep polling",
+            Self::SlowDown => "polling too fast: wait 5 seconds longer between requests from now on",
+            Self::ExpiredToken => "the device code has expired; start again",
             Self::Unavailable => "the service is temporarily unavailable; try again shortly",
             Self::Internal(_) => "something went wrong on our side",
         }

@@ -9,6 +9,8 @@ pub mod client;
 pub mod client_auth;
 pub mod clock;
 pub mod context;
+pub mod device;
+pub mod device_flow;
 pub mod discovery;
 pub mod error;
 pub mod family;

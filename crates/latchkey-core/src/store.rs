@@ -1,10 +1,13 @@
 //! The storage port: what core needs from a database, as atomic operations named for the
 //! rule they serve. One implementation per database lives in `latchkey-store`.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::client::Client;
 use crate::clock::Timestamp;
+use crate::device::{DeviceAuthorization, UserCode};
 use crate::error::StoreError;
 use crate::family::{
     AuthorizationCode, CodeRedemption, Family, RefreshRotation, RefreshTokenRecord, Session,
@@ -154,6 +157,8 @@ pub trait ConsentStore: Send + Sync {
 pub trait FamilyStore: Send + Sync {
     /// Stores a new family.
     async fn insert_family(&self, family: &Family) -> Result<(), StoreError>;
+    /// The family with this id.
+    async fn find_family(&self, id: &FamilyId) -> Result<Option<Family>, StoreError>;
     /// Stores an authorization code.
     async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
     /// Marks the code used and returns it with its family, atomically; a second use says
@@ -179,10 +184,63 @@ pub trait FamilyStore: Send + Sync {
     async fn revoke_family(&self, family: &FamilyId, now: Timestamp) -> Result<(), StoreError>;
 }
 
+/// Device authorizations (RFC 8628) and the brute-force counters of user-code entry.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Stores a new device authorization; `Conflict` if its user code is taken.
+    async fn insert_device_authorization(&self, device: &DeviceAuthorization) -> Result<(), StoreError>;
+    /// Frees the user code of an expired authorization so it can be issued again.
+    async fn release_expired_user_code(&self, user_code: &UserCode, now: Timestamp)
+    -> Result<(), StoreError>;
+    /// The authorization a device code names: the one read a poll costs.
+    async fn find_device_by_code(&self, hash: &SecretHash)
+    -> Result<Option<DeviceAuthorization>, StoreError>;
+    /// The authorization a user code names.
+    async fn find_device_by_user_code(
+        &self,
+        user_code: &UserCode,
+    ) -> Result<Option<DeviceAuthorization>, StoreError>;
+    /// Pending and live → approved for `family`; `false` if it was not pending or expired.
+    async fn approve_device(
+        &self,
+        user_code: &UserCode,
+        family: &FamilyId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Pending and live → denied.
+    async fn deny_device(&self, user_code: &UserCode, now: Timestamp) -> Result<bool, StoreError>;
+    /// Approved → spent, atomically: exactly one poll receives the tokens.
+    async fn spend_device(&self, hash: &SecretHash, now: Timestamp) -> Result<bool, StoreError>;
+    /// Failed user-code entries by `subject` in the current window.
+    async fn user_code_failures(
+        &self,
+        subject: &str,
+        now: Timestamp,
+        window: Duration,
+    ) -> Result<u32, StoreError>;
+    /// Counts one more failed entry; returns the count in the window.
+    async fn record_user_code_failure(
+        &self,
+        subject: &str,
+        now: Timestamp,
+        window: Duration,
+    ) -> Result<u32, StoreError>;
+    /// Deletes expired device authorizations and stale counters.
+    async fn purge_device_codes(&self, now: Timestamp) -> Result<u64, StoreError>;
+}
+
 /// Everything a Latchkey node stores.
 #[async_trait]
 pub trait Store:
-    ClientStore + ScopeStore + KeyStore + RevocationStore + UserStore + SessionStore + ConsentStore + FamilyStore
+    ClientStore
+    + ScopeStore
+    + KeyStore
+    + RevocationStore
+    + UserStore
+    + SessionStore
+    + ConsentStore
+    + FamilyStore
+    + DeviceStore
 {
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

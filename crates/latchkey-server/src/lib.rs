@@ -48,6 +48,15 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(routes::account::show_account))
         .route("/grants/revoke", post(routes::account::revoke_grant))
         .route("/assets/latchkey.css", get(routes::assets::stylesheet))
+        .route(
+            paths::DEVICE_AUTHORIZATION,
+            post(routes::device::start_device_authorization),
+        )
+        .route(
+            paths::DEVICE,
+            get(routes::device::show_device).post(routes::device::submit_device_code),
+        )
+        .route("/device/confirm", post(routes::device::confirm_device))
         .route(paths::TOKEN, post(routes::token::issue_token))
         .route(paths::INTROSPECT, post(routes::introspect::introspect_token))
         .route(paths::REVOKE, post(routes::revoke::revoke_token))
@@ -80,6 +89,7 @@ pub async fn serve(
         }
     });
     let app = router(AppState::new(context));
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     maintenance.abort();
     result

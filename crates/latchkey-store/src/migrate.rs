@@ -24,4 +24,9 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "0002_users_and_grants.sql",
         sql: include_str!("../migrations/sqlite/0002_users_and_grants.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_device_codes.sql",
+        sql: include_str!("../migrations/sqlite/0003_device_codes.sql"),
+    },
 ];

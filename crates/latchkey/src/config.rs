@@ -77,6 +77,22 @@ pub struct SettingsArgs {
     /// Browser session lifetime [default: 12h].
     #[arg(long, env = "LATCHKEY_SESSION_TTL", global = true, value_name = "DURATION")]
     pub session_ttl: Option<String>,
+    /// Device-code lifetime [default: 10m].
+    #[arg(
+        long,
+        env = "LATCHKEY_DEVICE_CODE_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub device_code_ttl: Option<String>,
+    /// Polling interval devices are told to keep [default: 5s].
+    #[arg(
+        long,
+        env = "LATCHKEY_DEVICE_POLL_INTERVAL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub device_poll_interval: Option<String>,
     /// Log format: text or json [default: text].
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -101,6 +117,8 @@ struct FileSettings {
     refresh_idle_ttl: Option<DurationText>,
     refresh_grace: Option<DurationText>,
     session_ttl: Option<DurationText>,
+    device_code_ttl: Option<DurationText>,
+    device_poll_interval: Option<DurationText>,
     log_format: Option<String>,
 }
 
@@ -163,6 +181,10 @@ pub struct Settings {
     pub refresh_grace: Duration,
     /// Browser session lifetime
     pub session_ttl: Duration,
+    /// Device-code lifetime
+    pub device_code_ttl: Duration,
+    /// Polling interval devices are told to keep
+    pub device_poll_interval: Duration,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -255,6 +277,18 @@ impl Settings {
                 5,
             )?,
             session_ttl: duration("LATCHKEY_SESSION_TTL", &args.session_ttl, file.session_ttl, 43200)?,
+            device_code_ttl: duration(
+                "LATCHKEY_DEVICE_CODE_TTL",
+                &args.device_code_ttl,
+                file.device_code_ttl,
+                600,
+            )?,
+            device_poll_interval: duration(
+                "LATCHKEY_DEVICE_POLL_INTERVAL",
+                &args.device_poll_interval,
+                file.device_poll_interval,
+                5,
+            )?,
 
             log_format,
         };
@@ -286,6 +320,8 @@ impl Settings {
             ("LATCHKEY_REFRESH_TOKEN_TTL", self.refresh_token_ttl),
             ("LATCHKEY_REFRESH_IDLE_TTL", self.refresh_idle_ttl),
             ("LATCHKEY_SESSION_TTL", self.session_ttl),
+            ("LATCHKEY_DEVICE_CODE_TTL", self.device_code_ttl),
+            ("LATCHKEY_DEVICE_POLL_INTERVAL", self.device_poll_interval),
         ] {
             if value.is_zero() {
                 bail!("{name}: must be positive");
@@ -332,6 +368,8 @@ impl Settings {
             refresh_idle_ttl: self.refresh_idle_ttl,
             refresh_grace: self.refresh_grace,
             session_ttl: self.session_ttl,
+            device_code_ttl: self.device_code_ttl,
+            device_poll_interval: self.device_poll_interval,
         }
     }
 }

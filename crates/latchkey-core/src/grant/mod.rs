@@ -3,6 +3,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 pub(crate) mod issue;
 mod refresh_token;
 
@@ -32,6 +33,11 @@ pub enum TokenRequest {
         /// The PKCE verifier.
         code_verifier: Option<String>,
     },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
+    DeviceCode {
+        /// The device code.
+        device_code: String,
+    },
     /// `grant_type=refresh_token` (RFC 6749 §6).
     RefreshToken {
         /// The refresh token.
@@ -60,6 +66,9 @@ impl TokenRequest {
                 redirect_uri: params.get("redirect_uri").map(str::to_owned),
                 code_verifier: params.get("code_verifier").map(str::to_owned),
             }),
+            GrantType::DeviceCode => Ok(Self::DeviceCode {
+                device_code: params.require("device_code")?.to_owned(),
+            }),
             GrantType::RefreshToken => Ok(Self::RefreshToken {
                 refresh_token: params.require("refresh_token")?.to_owned(),
                 scope: parse_scope(params)?,
@@ -76,6 +85,7 @@ impl TokenRequest {
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
             Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
+            Self::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }
@@ -143,6 +153,9 @@ pub async fn exchange(
                 now,
             )
             .await
+        }
+        TokenRequest::DeviceCode { device_code } => {
+            device_code::exchange(context, client, &device_code, now).await
         }
         TokenRequest::RefreshToken { refresh_token, scope } => {
             refresh_token::exchange(context, client, &refresh_token, scope.as_ref(), now).await

@@ -64,6 +64,26 @@ pub(crate) struct HomePage {
     pub(crate) csrf_token: String,
 }
 
+/// The device verification page: enter the code.
+#[derive(Template)]
+#[template(path = "device_entry.html")]
+pub(crate) struct DeviceEntryPage {
+    pub(crate) csrf_token: String,
+    pub(crate) user_code: String,
+    pub(crate) error: Option<&'static str>,
+}
+
+/// The device confirmation page (RFC 8628 §5.4: phishing defence).
+#[derive(Template)]
+#[template(path = "device_confirm.html")]
+pub(crate) struct DeviceConfirmPage {
+    pub(crate) client_name: String,
+    pub(crate) username: String,
+    pub(crate) user_code: String,
+    pub(crate) scopes: Vec<ScopeView>,
+    pub(crate) csrf_token: String,
+}
+
 /// A page with a title and one message (errors, signed out, home).
 #[derive(Template)]
 #[template(path = "message.html")]

@@ -21,11 +21,15 @@ pub(crate) struct LoginQuery {
     return_to: Option<String>,
 }
 
-/// Only our own authorization endpoint (or the home page) may be returned to after login,
+/// Only our own authorization endpoint, the device page or the home page may be returned
+/// to after login,
 /// so the login form cannot be turned into an open redirect.
 fn safe_return_to(candidate: Option<&str>) -> String {
     match candidate {
-        Some(path) if path.starts_with("/oauth2/authorize?") && !path.contains(['\r', '\n']) => {
+        Some(path)
+            if (path.starts_with("/oauth2/authorize?") || path.starts_with("/device?"))
+                && !path.contains(['\r', '\n']) =>
+        {
             path.to_owned()
         }
         _ => "/".to_owned(),

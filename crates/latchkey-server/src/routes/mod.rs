@@ -3,6 +3,7 @@
 pub(crate) mod account;
 pub(crate) mod assets;
 pub(crate) mod authorize;
+pub(crate) mod device;
 pub(crate) mod discovery;
 pub(crate) mod fallback;
 pub(crate) mod health;

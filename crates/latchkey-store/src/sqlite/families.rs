@@ -91,6 +91,10 @@ impl FamilyStore for SqliteStore {
         Ok(())
     }
 
+    async fn find_family(&self, id: &FamilyId) -> Result<Option<Family>, StoreError> {
+        self.family(id.as_str()).await
+    }
+
     async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO authorization_codes

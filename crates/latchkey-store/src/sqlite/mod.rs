@@ -3,6 +3,7 @@
 //! one conditional statement.
 
 mod clients;
+mod devices;
 mod families;
 mod keys;
 mod revocations;

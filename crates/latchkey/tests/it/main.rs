@@ -10,6 +10,7 @@
 
 mod authorize;
 mod cli;
+mod device;
 mod discovery;
 mod errors;
 mod flow;

@@ -91,9 +91,15 @@ fn unescape(text: &str) -> String {
 
 impl Browser {
     pub(crate) fn new() -> Self {
+        Self::from(std::net::Ipv4Addr::LOCALHOST)
+    }
+
+    /// A browser on another loopback address (127.0.0.0/8), as a different client address.
+    pub(crate) fn from(address: std::net::Ipv4Addr) -> Self {
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            .local_address(std::net::IpAddr::V4(address))
             .build()
             .unwrap();
         Self { http }

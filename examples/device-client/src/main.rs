@@ -56,8 +56,9 @@ async fn run() -> Result<(), Error> {
         .json()
         .await?;
     let endpoint = |name: &str| {
-        metadata[name]
-            .as_str()
+        metadata
+            .get(name)
+            .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| format!("the issuer advertises no {name}"))
     };

@@ -1,6 +1,6 @@
 //! Bad input gets the RFC's error as JSON with the right status: never a panic, never a 500.
 
-use crate::support::{TestServer, assert_oauth_error};
+use crate::support::{TestServer, assert_oauth_error, backend_test};
 
 const ENDPOINTS: [&str; 3] = ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"];
 
@@ -24,138 +24,146 @@ async fn post_raw(
 
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
-#[tokio::test]
-async fn duplicate_parameters_are_invalid_requests() {
-    let server = TestServer::start().await;
-    for path in ENDPOINTS {
-        let body = b"grant_type=client_credentials&token=a&token=b&grant_type=client_credentials".to_vec();
-        assert_oauth_error(post_raw(&server, path, FORM, body).await, 400, "invalid_request").await;
-    }
-}
-
-#[tokio::test]
-async fn bodies_over_64_kib_get_413() {
-    let server = TestServer::start().await;
-    for path in ENDPOINTS {
-        let mut body = b"grant_type=client_credentials&scope=".to_vec();
-        body.extend(std::iter::repeat_n(b'a', 70 * 1024));
-        assert_oauth_error(post_raw(&server, path, FORM, body).await, 413, "invalid_request").await;
-    }
-}
-
-#[tokio::test]
-async fn a_body_just_under_the_limit_is_read() {
-    let server = TestServer::start().await;
-    let mut body = b"grant_type=client_credentials&padding=".to_vec();
-    body.extend(std::iter::repeat_n(b'a', 60 * 1024));
-    let response = post_raw(&server, "/oauth2/token", FORM, body).await;
-    assert_eq!(response.status(), 200);
-}
-
-#[tokio::test]
-async fn missing_or_wrong_content_types_are_400_json() {
-    let server = TestServer::start().await;
-    for path in ENDPOINTS {
-        let body = b"grant_type=client_credentials&token=x".to_vec();
-        assert_oauth_error(
-            post_raw(&server, path, None, body.clone()).await,
-            400,
-            "invalid_request",
-        )
-        .await;
-        let json = post_raw(
-            &server,
-            path,
-            Some("application/json"),
-            br#"{"grant_type":"client_credentials"}"#.to_vec(),
-        );
-        assert_oauth_error(json.await, 400, "invalid_request").await;
-        let multipart = post_raw(&server, path, Some("multipart/form-data; boundary=x"), body).await;
-        assert_oauth_error(multipart, 400, "invalid_request").await;
-    }
-}
-
-#[tokio::test]
-async fn non_utf8_and_malformed_forms_are_400_json() {
-    let server = TestServer::start().await;
-    let bodies: [&[u8]; 4] = [
-        b"grant_type=client_credentials&scope=%FF%FE",
-        b"grant_type=client_credentials&scope=\xff\xfe",
-        b"grant_type=%C3%28",
-        b"\x00\x01\x02=\x03",
-    ];
-    for body in bodies {
-        let response = post_raw(&server, "/oauth2/token", FORM, body.to_vec()).await;
-        let status = response.status().as_u16();
-        assert_eq!(status, 400, "{body:?}");
-        let json: serde_json::Value = response.json().await.unwrap();
-        assert!(json["error"].is_string(), "{body:?}");
-    }
-    let charset = post_raw(
-        &server,
-        "/oauth2/token",
-        Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
-        b"grant_type=client_credentials".to_vec(),
-    )
-    .await;
-    assert_eq!(
-        charset.status(),
-        200,
-        "content type parameters and case are tolerated"
-    );
-}
-
-#[tokio::test]
-async fn attack_strings_in_parameters_are_refused_cleanly() {
-    let server = TestServer::start().await;
-    let client = server.service_client(&["a"]).await;
-    let long = "x".repeat(10_000);
-    for value in [
-        "<script>alert(1)</script>",
-        "' OR 1=1 --",
-        "../../etc/passwd",
-        "\u{0}",
-        long.as_str(),
-    ] {
-        for name in ["grant_type", "scope"] {
-            let mut form = vec![("grant_type", "client_credentials")];
-            form.retain(|(n, _)| *n != name);
-            form.push((name, value));
-            let response = server.post_form("/oauth2/token", Some(&client), &form).await;
-            assert!(response.status().is_client_error(), "{name}={value:.20}");
-            let body: serde_json::Value = response.json().await.unwrap();
-            let description = body["error_description"].as_str().unwrap();
-            assert!(
-                !description.contains("<script>"),
-                "descriptions never echo markup: {description}"
-            );
+backend_test! {
+    async fn duplicate_parameters_are_invalid_requests(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        for path in ENDPOINTS {
+            let body = b"grant_type=client_credentials&token=a&token=b&grant_type=client_credentials".to_vec();
+            assert_oauth_error(post_raw(&server, path, FORM, body).await, 400, "invalid_request").await;
         }
     }
 }
 
-#[tokio::test]
-async fn unknown_paths_and_wrong_methods_answer_json() {
-    let server = TestServer::start().await;
-    let response = server.http.get(server.url("/nope")).send().await.unwrap();
-    assert_eq!(response.status(), 404);
-    assert_eq!(
-        response.json::<serde_json::Value>().await.unwrap()["error"],
-        "not_found"
-    );
-    let response = server.http.get(server.url("/oauth2/token")).send().await.unwrap();
-    assert_eq!(response.status(), 405);
-    assert!(response.json::<serde_json::Value>().await.unwrap()["error"].is_string());
+backend_test! {
+    async fn bodies_over_64_kib_get_413(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        for path in ENDPOINTS {
+            let mut body = b"grant_type=client_credentials&scope=".to_vec();
+            body.extend(std::iter::repeat_n(b'a', 70 * 1024));
+            assert_oauth_error(post_raw(&server, path, FORM, body).await, 413, "invalid_request").await;
+        }
+    }
 }
 
-#[tokio::test]
-async fn health_and_readiness_probes_answer() {
-    let server = TestServer::start().await;
-    let health = server.http.get(server.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 200);
-    let ready = server.http.get(server.url("/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), 200);
-    assert_eq!(
-        ready.json::<serde_json::Value>().await.unwrap()["status"],
-        "ready"
-    );
+backend_test! {
+    async fn a_body_just_under_the_limit_is_read(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let mut body = b"grant_type=client_credentials&padding=".to_vec();
+        body.extend(std::iter::repeat_n(b'a', 60 * 1024));
+        let response = post_raw(&server, "/oauth2/token", FORM, body).await;
+        assert_eq!(response.status(), 200);
+    }
+}
+
+backend_test! {
+    async fn missing_or_wrong_content_types_are_400_json(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        for path in ENDPOINTS {
+            let body = b"grant_type=client_credentials&token=x".to_vec();
+            assert_oauth_error(
+                post_raw(&server, path, None, body.clone()).await,
+                400,
+                "invalid_request",
+            )
+            .await;
+            let json = post_raw(
+                &server,
+                path,
+                Some("application/json"),
+                br#"{"grant_type":"client_credentials"}"#.to_vec(),
+            );
+            assert_oauth_error(json.await, 400, "invalid_request").await;
+            let multipart = post_raw(&server, path, Some("multipart/form-data; boundary=x"), body).await;
+            assert_oauth_error(multipart, 400, "invalid_request").await;
+        }
+    }
+}
+
+backend_test! {
+    async fn non_utf8_and_malformed_forms_are_400_json(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let bodies: [&[u8]; 4] = [
+            b"grant_type=client_credentials&scope=%FF%FE",
+            b"grant_type=client_credentials&scope=\xff\xfe",
+            b"grant_type=%C3%28",
+            b"\x00\x01\x02=\x03",
+        ];
+        for body in bodies {
+            let response = post_raw(&server, "/oauth2/token", FORM, body.to_vec()).await;
+            let status = response.status().as_u16();
+            assert_eq!(status, 400, "{body:?}");
+            let json: serde_json::Value = response.json().await.unwrap();
+            assert!(json["error"].is_string(), "{body:?}");
+        }
+        let charset = post_raw(
+            &server,
+            "/oauth2/token",
+            Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
+            b"grant_type=client_credentials".to_vec(),
+        )
+        .await;
+        assert_eq!(
+            charset.status(),
+            200,
+            "content type parameters and case are tolerated"
+        );
+    }
+}
+
+backend_test! {
+    async fn attack_strings_in_parameters_are_refused_cleanly(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let client = server.service_client(&["a"]).await;
+        let long = "x".repeat(10_000);
+        for value in [
+            "<script>alert(1)</script>",
+            "' OR 1=1 --",
+            "../../etc/passwd",
+            "\u{0}",
+            long.as_str(),
+        ] {
+            for name in ["grant_type", "scope"] {
+                let mut form = vec![("grant_type", "client_credentials")];
+                form.retain(|(n, _)| *n != name);
+                form.push((name, value));
+                let response = server.post_form("/oauth2/token", Some(&client), &form).await;
+                assert!(response.status().is_client_error(), "{name}={value:.20}");
+                let body: serde_json::Value = response.json().await.unwrap();
+                let description = body["error_description"].as_str().unwrap();
+                assert!(
+                    !description.contains("<script>"),
+                    "descriptions never echo markup: {description}"
+                );
+            }
+        }
+    }
+}
+
+backend_test! {
+    async fn unknown_paths_and_wrong_methods_answer_json(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let response = server.http.get(server.url("/nope")).send().await.unwrap();
+        assert_eq!(response.status(), 404);
+        assert_eq!(
+            response.json::<serde_json::Value>().await.unwrap()["error"],
+            "not_found"
+        );
+        let response = server.http.get(server.url("/oauth2/token")).send().await.unwrap();
+        assert_eq!(response.status(), 405);
+        assert!(response.json::<serde_json::Value>().await.unwrap()["error"].is_string());
+    }
+}
+
+backend_test! {
+    async fn health_and_readiness_probes_answer(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let health = server.http.get(server.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        let ready = server.http.get(server.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
+        assert_eq!(
+            ready.json::<serde_json::Value>().await.unwrap()["status"],
+            "ready"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use crate::support::{Browser, TestServer, assert_oauth_error};
+use crate::support::{Browser, TestServer, assert_oauth_error, backend_test};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -13,195 +13,200 @@ async fn login_page(server: &TestServer, browser: &Browser) -> crate::support::P
     page
 }
 
-#[tokio::test]
-async fn the_login_page_has_the_contract_fields_and_safe_headers() {
-    let server = TestServer::start().await;
-    let browser = Browser::new();
-    let page = login_page(&server, &browser).await;
-    assert!(page.html.contains(r#"name="username""#));
-    assert!(page.html.contains(r#"name="password""#));
-    assert!(page.html.contains(r#"button type="submit""#));
-    assert!(page.inputs().contains_key("csrf_token"));
-    let csp = page.headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'"));
-    assert_eq!(page.headers["x-content-type-options"], "nosniff");
-    assert_eq!(page.headers["referrer-policy"], "no-referrer");
-    assert_eq!(page.headers["cache-control"], "no-store");
-    let cookie = page.headers["set-cookie"].to_str().unwrap();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
+backend_test! {
+    async fn the_login_page_has_the_contract_fields_and_safe_headers(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let browser = Browser::new();
+        let page = login_page(&server, &browser).await;
+        assert!(page.html.contains(r#"name="username""#));
+        assert!(page.html.contains(r#"name="password""#));
+        assert!(page.html.contains(r#"button type="submit""#));
+        assert!(page.inputs().contains_key("csrf_token"));
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert_eq!(page.headers["x-content-type-options"], "nosniff");
+        assert_eq!(page.headers["referrer-policy"], "no-referrer");
+        assert_eq!(page.headers["cache-control"], "no-store");
+        let cookie = page.headers["set-cookie"].to_str().unwrap();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+    }
 }
 
-#[tokio::test]
-async fn failed_logins_say_only_invalid_username_or_password() {
-    let server = TestServer::start().await;
-    server.user("lena", PASSWORD).await;
-    let browser = Browser::new();
-    let page = login_page(&server, &browser).await;
-    for (username, password) in [("lena", "wrong password"), ("nobody", PASSWORD), ("", "")] {
-        let failed = browser
+backend_test! {
+    async fn failed_logins_say_only_invalid_username_or_password(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        server.user("lena", PASSWORD).await;
+        let browser = Browser::new();
+        let page = login_page(&server, &browser).await;
+        for (username, password) in [("lena", "wrong password"), ("nobody", PASSWORD), ("", "")] {
+            let failed = browser
+                .submit(
+                    &server.base,
+                    &page,
+                    "/login",
+                    &[("username", username), ("password", password)],
+                )
+                .await;
+            assert_eq!(failed.status, 200);
+            assert!(
+                failed.html.contains("Invalid username or password."),
+                "{username}"
+            );
+            assert!(
+                failed
+                    .headers
+                    .get("set-cookie")
+                    .is_none_or(|c| !c.to_str().unwrap().contains("latchkey_session"))
+            );
+        }
+        let ok = browser
             .submit(
                 &server.base,
                 &page,
                 "/login",
-                &[("username", username), ("password", password)],
+                &[("username", "LENA"), ("password", PASSWORD)],
             )
             .await;
-        assert_eq!(failed.status, 200);
-        assert!(
-            failed.html.contains("Invalid username or password."),
-            "{username}"
-        );
-        assert!(
-            failed
-                .headers
-                .get("set-cookie")
-                .is_none_or(|c| !c.to_str().unwrap().contains("latchkey_session"))
-        );
+        assert_eq!(ok.status, 303, "usernames ignore case");
     }
-    let ok = browser
-        .submit(
-            &server.base,
-            &page,
-            "/login",
-            &[("username", "LENA"), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(ok.status, 303, "usernames ignore case");
 }
 
-#[tokio::test]
-async fn every_login_issues_a_fresh_session_and_logout_ends_it() {
-    let server = TestServer::start().await;
-    server.user("mona", PASSWORD).await;
-    let browser = Browser::new();
-    let session_cookie = |page: &crate::support::Page| {
-        page.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .find(|c| c.starts_with("latchkey_session="))
-            .unwrap()
-    };
-    let page = login_page(&server, &browser).await;
-    let first = browser
-        .submit(
-            &server.base,
-            &page,
-            "/login",
-            &[("username", "mona"), ("password", PASSWORD)],
-        )
-        .await;
-    let first_cookie = session_cookie(&first);
-    assert!(
-        first_cookie.contains("HttpOnly")
-            && first_cookie.contains("SameSite=Lax")
-            && first_cookie.contains("Max-Age=")
-    );
-    assert!(!first_cookie.contains("Secure"), "http issuer");
-    let page = login_page(&server, &browser).await;
-    let second = browser
-        .submit(
-            &server.base,
-            &page,
-            "/login",
-            &[("username", "mona"), ("password", PASSWORD)],
-        )
-        .await;
-    assert_ne!(session_cookie(&second), first_cookie, "no session fixation");
-
-    let home = browser.get(&server.url("/")).await;
-    assert!(home.html.contains("Signed in as mona"));
-    let out = browser.submit(&server.base, &home, "/logout", &[]).await;
-    assert_eq!(out.status, 200);
-    let home = browser.get(&server.url("/")).await;
-    assert!(home.html.contains("not signed in"));
-}
-
-#[tokio::test]
-async fn login_never_redirects_off_site() {
-    let server = TestServer::start().await;
-    server.user("nina", PASSWORD).await;
-    let browser = Browser::new();
-    for target in [
-        "https://evil.example.com/",
-        "//evil.example.com/",
-        "/\\evil.example.com",
-    ] {
-        let encoded: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
-        let page = browser
-            .get(&server.url(&format!("/login?return_to={encoded}")))
-            .await;
-        let done = browser
+backend_test! {
+    async fn every_login_issues_a_fresh_session_and_logout_ends_it(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        server.user("mona", PASSWORD).await;
+        let browser = Browser::new();
+        let session_cookie = |page: &crate::support::Page| {
+            page.headers
+                .get_all("set-cookie")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .find(|c| c.starts_with("latchkey_session="))
+                .unwrap()
+        };
+        let page = login_page(&server, &browser).await;
+        let first = browser
             .submit(
                 &server.base,
                 &page,
                 "/login",
-                &[("username", "nina"), ("password", PASSWORD)],
+                &[("username", "mona"), ("password", PASSWORD)],
             )
             .await;
-        assert_eq!(done.location().as_deref(), Some("/"), "{target}");
+        let first_cookie = session_cookie(&first);
+        assert!(
+            first_cookie.contains("HttpOnly")
+                && first_cookie.contains("SameSite=Lax")
+                && first_cookie.contains("Max-Age=")
+        );
+        assert!(!first_cookie.contains("Secure"), "http issuer");
+        let page = login_page(&server, &browser).await;
+        let second = browser
+            .submit(
+                &server.base,
+                &page,
+                "/login",
+                &[("username", "mona"), ("password", PASSWORD)],
+            )
+            .await;
+        assert_ne!(session_cookie(&second), first_cookie, "no session fixation");
+
+        let home = browser.get(&server.url("/")).await;
+        assert!(home.html.contains("Signed in as mona"));
+        let out = browser.submit(&server.base, &home, "/logout", &[]).await;
+        assert_eq!(out.status, 200);
+        let home = browser.get(&server.url("/")).await;
+        assert!(home.html.contains("not signed in"));
     }
 }
 
-#[tokio::test]
-async fn userinfo_needs_a_bearer_token_with_openid_in_the_header() {
-    let server = TestServer::start().await;
-    let service = server.service_client(&["notes:read"]).await;
-    let token = server.token(&service, Some("notes:read")).await;
-    let url = server.url("/oauth2/userinfo");
+backend_test! {
+    async fn login_never_redirects_off_site(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        server.user("nina", PASSWORD).await;
+        let browser = Browser::new();
+        for target in [
+            "https://evil.example.com/",
+            "//evil.example.com/",
+            "/\\evil.example.com",
+        ] {
+            let encoded: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
+            let page = browser
+                .get(&server.url(&format!("/login?return_to={encoded}")))
+                .await;
+            let done = browser
+                .submit(
+                    &server.base,
+                    &page,
+                    "/login",
+                    &[("username", "nina"), ("password", PASSWORD)],
+                )
+                .await;
+            assert_eq!(done.location().as_deref(), Some("/"), "{target}");
+        }
+    }
+}
 
-    let none = server.http.get(&url).send().await.unwrap();
-    assert_eq!(none.status(), 401);
-    assert!(
-        none.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
-    );
+backend_test! {
+    async fn userinfo_needs_a_bearer_token_with_openid_in_the_header(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let service = server.service_client(&["notes:read"]).await;
+        let token = server.token(&service, Some("notes:read")).await;
+        let url = server.url("/oauth2/userinfo");
 
-    let bad = server.http.get(&url).bearer_auth("garbage").send().await.unwrap();
-    assert_eq!(bad.status(), 401);
-    assert!(
-        bad.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains(r#"error="invalid_token""#)
-    );
+        let none = server.http.get(&url).send().await.unwrap();
+        assert_eq!(none.status(), 401);
+        assert!(
+            none.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
 
-    let no_openid = server.http.get(&url).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(no_openid.status(), 403);
-    assert!(
-        no_openid.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains("insufficient_scope")
-    );
+        let bad = server.http.get(&url).bearer_auth("garbage").send().await.unwrap();
+        assert_eq!(bad.status(), 401);
+        assert!(
+            bad.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains(r#"error="invalid_token""#)
+        );
 
-    let in_query = server
-        .http
-        .get(format!("{url}?access_token={token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(in_query.status(), 400, "tokens in URLs are refused");
-    let body: serde_json::Value = in_query.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_request");
+        let no_openid = server.http.get(&url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(no_openid.status(), 403);
+        assert!(
+            no_openid.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("insufficient_scope")
+        );
 
-    let basic = server
-        .http
-        .post(&url)
-        .basic_auth("a", Some("b"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(basic.status(), 401);
-    let response = server
-        .post_form("/oauth2/introspect", None, &[("token", &token)])
-        .await;
-    assert_oauth_error(response, 401, "invalid_client").await;
+        let in_query = server
+            .http
+            .get(format!("{url}?access_token={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(in_query.status(), 400, "tokens in URLs are refused");
+        let body: serde_json::Value = in_query.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+
+        let basic = server
+            .http
+            .post(&url)
+            .basic_auth("a", Some("b"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(basic.status(), 401);
+        let response = server
+            .post_form("/oauth2/introspect", None, &[("token", &token)])
+            .await;
+        assert_oauth_error(response, 401, "invalid_client").await;
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Browser, Registered, TestServer, assert_oauth_error};
+use crate::support::{Browser, Registered, TestServer, assert_oauth_error, backend_test};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -48,143 +48,148 @@ async fn refreshed(server: &TestServer, client: &Registered, token: &str) -> Val
     response.json().await.unwrap()
 }
 
-#[tokio::test]
-async fn reuse_after_the_grace_window_revokes_the_whole_family() {
-    let server = TestServer::start().await;
-    let client = server.web_client(&["openid", "notes:read"]).await;
-    let first = tokens(&server, &client, "openid+notes:read").await;
-    let original = first["refresh_token"].as_str().unwrap().to_owned();
+backend_test! {
+    async fn reuse_after_the_grace_window_revokes_the_whole_family(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let client = server.web_client(&["openid", "notes:read"]).await;
+        let first = tokens(&server, &client, "openid+notes:read").await;
+        let original = first["refresh_token"].as_str().unwrap().to_owned();
 
-    let second = refreshed(&server, &client, &original).await;
-    assert_ne!(second["refresh_token"], first["refresh_token"]);
-    assert!(
-        second["id_token"].is_string(),
-        "openid refreshes carry a new ID token"
-    );
-    let successor = second["refresh_token"].as_str().unwrap().to_owned();
-    let live_access = second["access_token"].as_str().unwrap().to_owned();
+        let second = refreshed(&server, &client, &original).await;
+        assert_ne!(second["refresh_token"], first["refresh_token"]);
+        assert!(
+            second["id_token"].is_string(),
+            "openid refreshes carry a new ID token"
+        );
+        let successor = second["refresh_token"].as_str().unwrap().to_owned();
+        let live_access = second["access_token"].as_str().unwrap().to_owned();
 
-    server.clock.advance(Duration::from_secs(6));
-    let replay = refresh(&server, &client, &original, None).await;
-    let body = assert_oauth_error(replay, 400, "invalid_grant").await;
-    assert!(body["error_description"].as_str().unwrap().contains("reuse"));
+        server.clock.advance(Duration::from_secs(6));
+        let replay = refresh(&server, &client, &original, None).await;
+        let body = assert_oauth_error(replay, 400, "invalid_grant").await;
+        assert!(body["error_description"].as_str().unwrap().contains("reuse"));
 
-    // Everything in the family is dead: the successor and the access tokens.
-    assert_oauth_error(
-        refresh(&server, &client, &successor, None).await,
-        400,
-        "invalid_grant",
-    )
-    .await;
-    assert_eq!(
-        server.introspect(&client, &live_access).await,
-        json!({"active": false})
-    );
-    assert_eq!(
-        server
-            .introspect(&client, first["access_token"].as_str().unwrap())
-            .await,
-        json!({"active": false})
-    );
-}
-
-#[tokio::test]
-async fn a_retry_inside_the_grace_window_gets_a_sibling_that_dies_with_the_family() {
-    let server = TestServer::start().await;
-    let client = server.web_client(&["openid"]).await;
-    let first = tokens(&server, &client, "openid").await;
-    let original = first["refresh_token"].as_str().unwrap().to_owned();
-
-    let a = refreshed(&server, &client, &original).await;
-    server.clock.advance(Duration::from_secs(5));
-    let b = refreshed(&server, &client, &original).await;
-    assert_ne!(
-        a["refresh_token"], b["refresh_token"],
-        "a sibling, not the same token"
-    );
-    let sibling = b["refresh_token"].as_str().unwrap().to_owned();
-    let _ = refreshed(&server, &client, &sibling).await;
-
-    server.clock.advance(Duration::from_secs(1));
-    assert_oauth_error(
-        refresh(&server, &client, &original, None).await,
-        400,
-        "invalid_grant",
-    )
-    .await;
-    assert_oauth_error(
-        refresh(&server, &client, a["refresh_token"].as_str().unwrap(), None).await,
-        400,
-        "invalid_grant",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn many_concurrent_refreshes_of_one_token_all_succeed() {
-    let server = TestServer::start().await;
-    let client = server.web_client(&["openid"]).await;
-    let first = tokens(&server, &client, "openid").await;
-    let original = first["refresh_token"].as_str().unwrap().to_owned();
-    let mut attempts = tokio::task::JoinSet::new();
-    for _ in 0..16 {
-        let (http, url) = (server.http.clone(), server.url("/oauth2/token"));
-        let (id, secret, token) = (client.id.clone(), client.secret.clone(), original.clone());
-        attempts.spawn(async move {
-            let form = [("grant_type", "refresh_token"), ("refresh_token", token.as_str())];
-            http.post(url)
-                .basic_auth(id, Some(secret))
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        });
-    }
-    for status in attempts.join_all().await {
-        assert_eq!(status, 200, "an honest concurrent refresh is never logged out");
+        // Everything in the family is dead: the successor and the access tokens.
+        assert_oauth_error(
+            refresh(&server, &client, &successor, None).await,
+            400,
+            "invalid_grant",
+        )
+        .await;
+        assert_eq!(
+            server.introspect(&client, &live_access).await,
+            json!({"active": false})
+        );
+        assert_eq!(
+            server
+                .introspect(&client, first["access_token"].as_str().unwrap())
+                .await,
+            json!({"active": false})
+        );
     }
 }
 
-#[tokio::test]
-async fn a_refresh_may_narrow_the_scope_but_never_widen_it() {
-    let server = TestServer::start().await;
-    let client = server.web_client(&["openid", "notes:read", "notes:write"]).await;
-    let first = tokens(&server, &client, "openid+notes:read").await;
-    let token = first["refresh_token"].as_str().unwrap().to_owned();
+backend_test! {
+    async fn a_retry_inside_the_grace_window_gets_a_sibling_that_dies_with_the_family(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let client = server.web_client(&["openid"]).await;
+        let first = tokens(&server, &client, "openid").await;
+        let original = first["refresh_token"].as_str().unwrap().to_owned();
 
-    let wider = refresh(&server, &client, &token, Some("openid notes:read notes:write")).await;
-    assert_oauth_error(wider, 400, "invalid_scope").await;
-    let narrower = refresh(&server, &client, &token, Some("notes:read")).await;
-    assert_eq!(narrower.status(), 200);
-    let body: Value = narrower.json().await.unwrap();
-    assert_eq!(body["scope"], "notes:read");
-    assert!(body.get("id_token").is_none(), "no openid, no ID token");
+        let a = refreshed(&server, &client, &original).await;
+        server.clock.advance(Duration::from_secs(5));
+        let b = refreshed(&server, &client, &original).await;
+        assert_ne!(
+            a["refresh_token"], b["refresh_token"],
+            "a sibling, not the same token"
+        );
+        let sibling = b["refresh_token"].as_str().unwrap().to_owned();
+        let _ = refreshed(&server, &client, &sibling).await;
+
+        server.clock.advance(Duration::from_secs(1));
+        assert_oauth_error(
+            refresh(&server, &client, &original, None).await,
+            400,
+            "invalid_grant",
+        )
+        .await;
+        assert_oauth_error(
+            refresh(&server, &client, a["refresh_token"].as_str().unwrap(), None).await,
+            400,
+            "invalid_grant",
+        )
+        .await;
+    }
 }
 
-#[tokio::test]
-async fn refresh_tokens_are_bound_to_their_client_and_expire_when_idle() {
-    let server = TestServer::start().await;
-    let client = server.web_client(&["openid"]).await;
-    let other = server.web_client(&["openid"]).await;
-    let first = tokens(&server, &client, "openid").await;
-    let token = first["refresh_token"].as_str().unwrap().to_owned();
-    assert_oauth_error(refresh(&server, &other, &token, None).await, 400, "invalid_grant").await;
-    assert_oauth_error(
-        refresh(&server, &client, "garbage", None).await,
-        400,
-        "invalid_grant",
-    )
-    .await;
+backend_test! {
+    async fn many_concurrent_refreshes_of_one_token_all_succeed(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let client = server.web_client(&["openid"]).await;
+        let first = tokens(&server, &client, "openid").await;
+        let original = first["refresh_token"].as_str().unwrap().to_owned();
+        let mut attempts = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let (http, url) = (server.http.clone(), server.url("/oauth2/token"));
+            let (id, secret, token) = (client.id.clone(), client.secret.clone(), original.clone());
+            attempts.spawn(async move {
+                let form = [("grant_type", "refresh_token"), ("refresh_token", token.as_str())];
+                http.post(url)
+                    .basic_auth(id, Some(secret))
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            });
+        }
+        for status in attempts.join_all().await {
+            assert_eq!(status, 200, "an honest concurrent refresh is never logged out");
+        }
+    }
+}
 
-    let second = tokens_again(&server, &client).await;
-    server.clock.advance(Duration::from_secs(7 * 86_400 + 1));
-    let idle = refresh(&server, &client, second["refresh_token"].as_str().unwrap(), None).await;
-    assert_oauth_error(idle, 400, "invalid_grant").await;
+backend_test! {
+    async fn a_refresh_may_narrow_the_scope_but_never_widen_it(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let client = server.web_client(&["openid", "notes:read", "notes:write"]).await;
+        let first = tokens(&server, &client, "openid+notes:read").await;
+        let token = first["refresh_token"].as_str().unwrap().to_owned();
 
-    let cc_only = server.service_client(&[]).await;
-    let response = refresh(&server, &cc_only, &token, None).await;
-    assert_oauth_error(response, 400, "unauthorized_client").await;
+        let wider = refresh(&server, &client, &token, Some("openid notes:read notes:write")).await;
+        assert_oauth_error(wider, 400, "invalid_scope").await;
+        let narrower = refresh(&server, &client, &token, Some("notes:read")).await;
+        assert_eq!(narrower.status(), 200);
+        let body: Value = narrower.json().await.unwrap();
+        assert_eq!(body["scope"], "notes:read");
+        assert!(body.get("id_token").is_none(), "no openid, no ID token");
+    }
+}
+
+backend_test! {
+    async fn refresh_tokens_are_bound_to_their_client_and_expire_when_idle(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let client = server.web_client(&["openid"]).await;
+        let other = server.web_client(&["openid"]).await;
+        let first = tokens(&server, &client, "openid").await;
+        let token = first["refresh_token"].as_str().unwrap().to_owned();
+        assert_oauth_error(refresh(&server, &other, &token, None).await, 400, "invalid_grant").await;
+        assert_oauth_error(
+            refresh(&server, &client, "garbage", None).await,
+            400,
+            "invalid_grant",
+        )
+        .await;
+
+        let second = tokens_again(&server, &client).await;
+        server.clock.advance(Duration::from_secs(7 * 86_400 + 1));
+        let idle = refresh(&server, &client, second["refresh_token"].as_str().unwrap(), None).await;
+        assert_oauth_error(idle, 400, "invalid_grant").await;
+
+        let cc_only = server.service_client(&[]).await;
+        let response = refresh(&server, &cc_only, &token, None).await;
+        assert_oauth_error(response, 400, "unauthorized_client").await;
+    }
 }
 
 async fn tokens_again(server: &TestServer, client: &Registered) -> Value {

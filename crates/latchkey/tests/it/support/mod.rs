@@ -6,4 +6,31 @@ mod server;
 
 pub(crate) use browser::{Browser, Page, redirect_params};
 pub(crate) use jwt::{decode_part, verify_es256_against_jwks};
-pub(crate) use server::{Registered, TestServer, assert_oauth_error};
+pub(crate) use server::{Backend, Registered, TestServer, assert_oauth_error};
+
+/// Stamps out one test per backend: `sqlite` always, `postgres` when
+/// `LATCHKEY_TEST_POSTGRES_URL` is set (and a clear "skipped" line when it is not).
+macro_rules! backend_test {
+    (async fn $name:ident($backend:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let $backend = $crate::support::Backend::Sqlite;
+                $body
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some($backend) = $crate::support::Backend::postgres() else {
+                    eprintln!("skipped: LATCHKEY_TEST_POSTGRES_URL unset");
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
+pub(crate) use backend_test;

@@ -1,5 +1,6 @@
-//! `TestServer`: the real `latchkey_server::serve` on `127.0.0.1:0` over a temporary
-//! SQLite database, with a clock the test controls.
+//! `TestServer`: the real `latchkey_server::serve` on `127.0.0.1:0` over a fresh database
+//! (a temporary SQLite file, or a schema of its own on PostgreSQL), with a clock the test
+//! controls.
 
 use std::sync::Arc;
 
@@ -19,9 +20,60 @@ pub(crate) struct TestServer {
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) http: reqwest::Client,
     master: Arc<MasterKey>,
-    dir: Arc<tempfile::TempDir>,
+    database: Arc<Database>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A fresh schema in the PostgreSQL at this URL.
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL, if `LATCHKEY_TEST_POSTGRES_URL` is set.
+    pub(crate) fn postgres() -> Option<Self> {
+        std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .map(Self::Postgres)
+    }
+}
+
+/// One test's database, alive as long as a server uses it.
+pub(crate) struct Database {
+    pub(crate) url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Database {
+    async fn create(backend: &Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("latchkey.db").display());
+                Self { url, _dir: Some(dir) }
+            }
+            Backend::Postgres(base) => {
+                use sqlx::Connection as _;
+                // A schema of its own, so tests run in parallel on one database; CI drops
+                // the lk_test_ schemas before each run.
+                let schema = format!("lk_test_{}", latchkey_core::id::UserId::generate());
+                let mut conn = sqlx::PgConnection::connect(base).await.unwrap();
+                sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let separator = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+                Self { url, _dir: None }
+            }
+        }
+    }
 }
 
 /// A registered client and its secret.
@@ -31,19 +83,19 @@ pub(crate) struct Registered {
 }
 
 impl TestServer {
-    /// A server on a fresh database.
-    pub(crate) async fn start() -> Self {
-        let dir = Arc::new(tempfile::tempdir().unwrap());
+    /// A server on a fresh database of `backend`.
+    pub(crate) async fn start_on(backend: Backend) -> Self {
+        let database = Arc::new(Database::create(&backend).await);
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        Self::start_on(dir, Arc::new(MasterKey::generate()), clock, None).await
+        Self::launch(database, Arc::new(MasterKey::generate()), clock, None).await
     }
 
     /// A second server on the same database file and master key (a restart, or a second
     /// node), sharing the clock.
     pub(crate) async fn restart_alongside(&self) -> Self {
         let master = Arc::new(MasterKey::from_base64(&self.master.to_base64()).unwrap());
-        Self::start_on(
-            Arc::clone(&self.dir),
+        Self::launch(
+            Arc::clone(&self.database),
             master,
             Arc::clone(&self.clock),
             Some(self.issuer.clone()),
@@ -51,16 +103,13 @@ impl TestServer {
         .await
     }
 
-    async fn start_on(
-        dir: Arc<tempfile::TempDir>,
+    async fn launch(
+        database: Arc<Database>,
         master: Arc<MasterKey>,
         clock: Arc<ManualClock>,
         issuer: Option<String>,
     ) -> Self {
-        let db_path = dir.path().join("latchkey.db");
-        let store = latchkey_store::connect(&format!("sqlite://{}", db_path.display()))
-            .await
-            .unwrap();
+        let store = latchkey_store::connect(&database.url).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let issuer = issuer.unwrap_or_else(|| base.clone());
@@ -85,7 +134,7 @@ impl TestServer {
             clock,
             http,
             master,
-            dir,
+            database,
             shutdown: Some(tx),
             task: Some(task),
         }

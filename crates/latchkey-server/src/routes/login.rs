@@ -5,6 +5,8 @@ use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::response::{IntoResponse, Response};
+use latchkey_core::device::UserCode;
+use latchkey_core::id::ClientId;
 use latchkey_core::login;
 use serde::Deserialize;
 
@@ -38,14 +40,19 @@ fn safe_return_to(candidate: Option<&str>) -> String {
 
 /// The name of the client a return-to URL is for, to show on the login page.
 async fn client_name(app: &AppState, return_to: &str) -> Option<String> {
-    let query = return_to.strip_prefix("/oauth2/authorize?")?;
-    let id = url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "client_id")?
-        .1;
-    let client = app
-        .find_client(&latchkey_core::id::ClientId::new(id.as_ref()), app.now())
-        .await
-        .ok()??;
+    let param = |query: &str, name: &str| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let client_id = if let Some(query) = return_to.strip_prefix("/oauth2/authorize?") {
+        ClientId::new(param(query, "client_id")?)
+    } else {
+        let query = return_to.strip_prefix("/device?")?;
+        let code = UserCode::parse(&param(query, "user_code")?)?;
+        app.store.find_device_by_user_code(&code).await.ok()??.client_id
+    };
+    let client = app.find_client(&client_id, app.now()).await.ok()??;
     Some(client.name.clone())
 }
 

@@ -61,6 +61,11 @@ async fn approve(server: &TestServer, browser: &Browser, url: &str, decision: &s
     let mut page = browser.submit(&server.base, &entry, "/device", &[]).await;
     if let Some(login) = page.location().filter(|l| l.starts_with("/login")) {
         let form = browser.get(&server.url(&login)).await;
+        assert!(
+            form.html
+                .contains("to continue to <strong>Living Room TV</strong>"),
+            "the login page names the client"
+        );
         let back = browser
             .submit(
                 &server.base,

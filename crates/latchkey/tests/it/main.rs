@@ -17,6 +17,7 @@ mod flow;
 mod introspect;
 mod keys;
 mod login;
+mod multinode;
 mod refresh;
 mod revoke;
 mod support;

@@ -1,6 +1,6 @@
 //! Bad input gets the RFC's error as JSON with the right status: never a panic, never a 500.
 
-use crate::support::{TestServer, assert_oauth_error, backend_test};
+use crate::support::{Backend, Registered, TestServer, assert_oauth_error, backend_test};
 
 const ENDPOINTS: [&str; 3] = ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"];
 
@@ -166,4 +166,82 @@ backend_test! {
             "ready"
         );
     }
+}
+
+#[tokio::test]
+async fn when_the_database_goes_away_requests_get_503_json_and_service_resumes_by_itself() {
+    let Some(Backend::Postgres(base)) = Backend::postgres() else {
+        eprintln!("skipped: LATCHKEY_TEST_POSTGRES_URL unset");
+        return;
+    };
+    let (server, proxy) = TestServer::start_behind_proxy(&base).await;
+    let client = server.service_client(&[]).await;
+    let token = server.token(&client, None).await;
+    assert_eq!(
+        server
+            .http
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    proxy.cut();
+    let ready = server.http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["status"],
+        "unavailable"
+    );
+    let stranger = Registered {
+        id: "not-cached".into(),
+        secret: "x".into(),
+    };
+    let response = server
+        .post_form(
+            "/oauth2/token",
+            Some(&stranger),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_oauth_error(response, 503, "temporarily_unavailable").await;
+    assert_eq!(
+        server
+            .http
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the process is up"
+    );
+
+    proxy.restore();
+    let mut ready = 0;
+    for _ in 0..50 {
+        ready = server
+            .http
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if ready == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(ready, 200, "service resumes by itself");
+    assert_eq!(
+        server.introspect(&client, &token).await["active"],
+        true,
+        "nothing committed was lost"
+    );
+    let again = server.service_client(&["fresh"]).await;
+    assert!(!server.token(&again, Some("fresh")).await.is_empty());
 }

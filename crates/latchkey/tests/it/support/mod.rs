@@ -2,10 +2,12 @@
 
 mod browser;
 mod jwt;
+mod proxy;
 mod server;
 
 pub(crate) use browser::{Browser, Page, redirect_params};
 pub(crate) use jwt::{decode_part, verify_es256_against_jwks};
+pub(crate) use proxy::Proxy;
 pub(crate) use server::{Backend, Registered, TestServer, assert_oauth_error};
 
 /// Stamps out one test per backend: `sqlite` always, `postgres` when

@@ -44,6 +44,19 @@ impl Backend {
     }
 }
 
+impl Database {
+    /// The same database reached through `proxy` (PostgreSQL URLs only).
+    pub(crate) fn through(&self, proxy: &super::Proxy) -> Self {
+        let mut url = url::Url::parse(&self.url).unwrap();
+        url.set_host(Some(&proxy.addr.ip().to_string())).unwrap();
+        url.set_port(Some(proxy.addr.port())).unwrap();
+        Self {
+            url: url.into(),
+            _dir: None,
+        }
+    }
+}
+
 /// One test's database, alive as long as a server uses it.
 pub(crate) struct Database {
     pub(crate) url: String,
@@ -88,6 +101,22 @@ impl TestServer {
         let database = Arc::new(Database::create(&backend).await);
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         Self::launch(database, Arc::new(MasterKey::generate()), clock, None).await
+    }
+
+    /// A server on a fresh PostgreSQL schema reached through a cuttable proxy.
+    pub(crate) async fn start_behind_proxy(base: &str) -> (Self, super::Proxy) {
+        let database = Database::create(&Backend::Postgres(base.to_owned())).await;
+        let url = url::Url::parse(base).unwrap();
+        let target = tokio::net::lookup_host((url.host_str().unwrap(), url.port().unwrap_or(5432)))
+            .await
+            .unwrap()
+            .next()
+            .unwrap();
+        let proxy = super::Proxy::start(target).await;
+        let proxied = Arc::new(database.through(&proxy));
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let server = Self::launch(proxied, Arc::new(MasterKey::generate()), clock, None).await;
+        (server, proxy)
     }
 
     /// A second server on the same database file and master key (a restart, or a second

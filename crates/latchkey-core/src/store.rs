@@ -161,8 +161,8 @@ pub trait FamilyStore: Send + Sync {
     async fn find_family(&self, id: &FamilyId) -> Result<Option<Family>, StoreError>;
     /// Stores an authorization code.
     async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
-    /// Marks the code used and returns it with its family, atomically; a second use says
-    /// `Replayed` so the caller revokes the family.
+    /// Marks the code used and returns it with its family, atomically, unless the family
+    /// was revoked first; a second use says `Replayed` so the caller revokes the family.
     async fn redeem_code(&self, hash: &SecretHash, now: Timestamp) -> Result<CodeRedemption, StoreError>;
     /// Stores a refresh token.
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
@@ -173,12 +173,15 @@ pub trait FamilyStore: Send + Sync {
         now: Timestamp,
     ) -> Result<RefreshRotation, StoreError>;
     /// Remembers an access token issued in a family, so revoking the family reaches it.
+    /// If the family was revoked meanwhile (a replayed code racing its first redemption),
+    /// the token goes straight onto the deny list and this returns `true`.
     async fn record_access_token(
         &self,
         jti: &Jti,
         family: &FamilyId,
         expires_at: Timestamp,
-    ) -> Result<(), StoreError>;
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// Revokes a family: its refresh tokens stop working and its live access tokens join
     /// the revocation list.
     async fn revoke_family(&self, family: &FamilyId, now: Timestamp) -> Result<(), StoreError>;

@@ -1,10 +1,12 @@
 //! Latchkey's storage: the core store traits implemented once per database.
 //!
-//! SQLite (embedded, the default) lives in [`sqlite`]. Queries are checked at run time,
-//! not compile time, because one crate serves several databases; the contract tests in
+//! SQLite (embedded, the default) lives in [`sqlite`]; PostgreSQL, for several nodes
+//! sharing one database, in [`postgres`]. Queries are checked at run time, not compile
+//! time, because one crate serves several databases; the contract tests in
 //! `tests/contract.rs` are the safety net and run against every backend.
 
 mod migrate;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use latchkey_core::store::Store;
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The URL names a database we do not support.
-    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE")]
     UnsupportedUrl(String),
     /// The URL is malformed.
     #[error("invalid database URL: {0}")]
@@ -40,6 +42,8 @@ pub enum ConnectError {
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, ConnectError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
     } else {
         Err(ConnectError::UnsupportedUrl(url.to_owned()))
     }

@@ -2,7 +2,9 @@
 //! binary; each is applied once, in order, in its own transaction, and recorded.
 //!
 //! A hand-rolled runner rather than `sqlx::migrate!`: the macro would compile a second copy
-//! of SQLite into the build's proc-macro, and what we need is thirty lines.
+//! of SQLite into the build's proc-macro, and what we need is thirty lines. The runners
+//! live beside each backend (`sqlite::SqliteStore::migrate`, `postgres::migrate`); both
+//! lists are numbered identically and reach the same schema.
 
 /// One migration: its number, name and SQL.
 #[derive(Debug, Clone, Copy)]
@@ -28,5 +30,24 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 3,
         name: "0003_device_codes.sql",
         sql: include_str!("../migrations/sqlite/0003_device_codes.sql"),
+    },
+];
+
+/// The PostgreSQL migrations, in order: the same numbers and end state as [`SQLITE`].
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_foundation.sql",
+        sql: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_users_and_grants.sql",
+        sql: include_str!("../migrations/postgres/0002_users_and_grants.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_device_codes.sql",
+        sql: include_str!("../migrations/postgres/0003_device_codes.sql"),
     },
 ];

@@ -1,6 +1,9 @@
 //! The store contract: one suite written against `&dyn Store`, run for every backend, so
 //! each implementation behaves the same. (Queries are checked at run time, so this suite is
 //! the safety net that compile-time checking would otherwise be.)
+//!
+//! SQLite runs in a temporary file. PostgreSQL runs when `LATCHKEY_TEST_POSTGRES_URL` names
+//! a server, each test in a schema of its own (see `support`).
 #![expect(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -8,18 +11,27 @@
     reason = "a failed step is a failed test"
 )]
 
+mod support;
+
 use std::sync::Arc;
+use std::time::Duration;
 
 use latchkey_core::client::{AuthMethod, Client, GrantType, RedirectUri};
 use latchkey_core::clock::Timestamp;
+use latchkey_core::device::{DeviceAuthorization, DeviceStatus, UserCode};
 use latchkey_core::error::StoreError;
-use latchkey_core::family::{AuthorizationCode, CodeRedemption, Family, RefreshRotation, RefreshTokenRecord};
+use latchkey_core::family::{
+    AuthorizationCode, CodeRedemption, Family, RefreshRotation, RefreshTokenRecord, Session,
+};
 use latchkey_core::id::{ClientId, FamilyId, Jti, Kid, UserId};
 use latchkey_core::keys::{Algorithm, StoredKey};
 use latchkey_core::scope::{Scope, ScopeSet};
 use latchkey_core::secret::SecretHash;
 use latchkey_core::store::Store;
 use latchkey_core::user::User;
+use sqlx::Executor;
+use support::TestSchema;
+use tokio::sync::Barrier;
 
 fn t(secs: i64) -> Timestamp {
     Timestamp::from_secs(secs)
@@ -204,6 +216,26 @@ async fn revocations_sync_and_purge(store: &dyn Store) {
     assert_eq!(jtis(store.revocations_since(t(0), t(0)).await.unwrap()), ["j1"]);
 }
 
+/// Eight tasks calling `call` on the store: all spawned before any starts, then released
+/// together by a barrier.
+fn in_lockstep<T, F, Fut>(store: &Arc<dyn Store>, call: F) -> Vec<tokio::task::JoinHandle<T>>
+where
+    T: Send + 'static,
+    F: Fn(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let start = Arc::new(Barrier::new(8));
+    (0..8)
+        .map(|_| {
+            let (start, call) = (Arc::clone(&start), call(Arc::clone(store)));
+            tokio::spawn(async move {
+                start.wait().await;
+                call.await
+            })
+        })
+        .collect()
+}
+
 async fn families_are_single_use_even_under_races(store: Arc<dyn Store>) {
     let user = User {
         id: UserId::new("u1"),
@@ -250,9 +282,14 @@ async fn families_are_single_use_even_under_races(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    let racers = (0..8).map(|_| {
-        let (store, hash) = (Arc::clone(&store), code_hash.clone());
-        tokio::spawn(async move { store.redeem_code(&hash, t(20)).await.unwrap() })
+    // A warm-up round first, so a pooled backend has a connection open for every racer
+    // and the racing statements truly overlap instead of queueing for connections.
+    for warm_up in in_lockstep(&store, |store| async move { store.ping().await.unwrap() }) {
+        warm_up.await.unwrap();
+    }
+    let racers = in_lockstep(&store, move |store| {
+        let hash = code_hash.clone();
+        async move { store.redeem_code(&hash, t(20)).await.unwrap() }
     });
     let mut redeemed = 0;
     for racer in racers {
@@ -288,7 +325,7 @@ async fn families_are_single_use_even_under_races(store: Arc<dyn Store>) {
         other => panic!("expected AlreadyRotated, got {other:?}"),
     }
     store
-        .record_access_token(&Jti::new("fam-jti"), &family.id, t(900))
+        .record_access_token(&Jti::new("fam-jti"), &family.id, t(900), t(40))
         .await
         .unwrap();
     store.revoke_family(&family.id, t(40)).await.unwrap();
@@ -316,6 +353,308 @@ async fn families_are_single_use_even_under_races(store: Arc<dyn Store>) {
     ));
 }
 
+fn user(id: &str, username: &str, created: i64) -> User {
+    User {
+        id: UserId::new(id),
+        username: username.into(),
+        email: Some(format!("{id}@example.com")),
+        name: Some(format!("User {id}")),
+        created_at: t(created),
+    }
+}
+
+fn family(id: &str, client: &str, user: &str) -> Family {
+    Family {
+        id: FamilyId::new(id),
+        client_id: ClientId::new(client),
+        user_id: UserId::new(user),
+        scopes: ScopeSet::parse("openid").unwrap(),
+        auth_time: t(10),
+        created_at: t(10),
+        expires_at: t(10_000),
+        revoked: false,
+    }
+}
+
+fn hash(bytes: &[u8]) -> SecretHash {
+    SecretHash::from_bytes(bytes.to_vec())
+}
+
+async fn users_sessions_round_trip_and_cascade(store: &dyn Store) {
+    store.insert_user(&user("u3", "Bob", 5), "hash-1").await.unwrap();
+    assert_eq!(
+        store.find_user(&UserId::new("u3")).await.unwrap(),
+        Some(user("u3", "Bob", 5))
+    );
+    assert!(store.find_user(&UserId::new("nobody")).await.unwrap().is_none());
+    assert!(
+        store
+            .set_password_hash(&UserId::new("u3"), "hash-2")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_password_hash(&UserId::new("nobody"), "x")
+            .await
+            .unwrap()
+    );
+    let (found, password_hash) = store.find_user_by_username("bOB").await.unwrap().unwrap();
+    assert_eq!((found.id.as_str(), password_hash.as_str()), ("u3", "hash-2"));
+    let ids: Vec<String> = store
+        .list_users()
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id.to_string())
+        .collect();
+    assert_eq!(ids, ["u1", "u3"], "oldest first");
+
+    let session = |expires: i64| Session {
+        user_id: UserId::new("u3"),
+        auth_time: t(10),
+        expires_at: t(expires),
+    };
+    store.insert_session(&hash(b"s1"), &session(100)).await.unwrap();
+    store.insert_session(&hash(b"s2"), &session(200)).await.unwrap();
+    store.insert_session(&hash(b"s3"), &session(300)).await.unwrap();
+    assert_eq!(
+        store.find_session(&hash(b"s1"), t(99)).await.unwrap(),
+        Some(session(100))
+    );
+    assert_eq!(
+        store.find_session(&hash(b"s1"), t(100)).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.purge_sessions(t(150)).await.unwrap(), 1);
+    assert!(store.find_session(&hash(b"s2"), t(150)).await.unwrap().is_some());
+    store.delete_session(&hash(b"s2")).await.unwrap();
+    assert!(store.find_session(&hash(b"s2"), t(150)).await.unwrap().is_none());
+
+    assert!(store.delete_user(&UserId::new("u3")).await.unwrap());
+    assert!(!store.delete_user(&UserId::new("u3")).await.unwrap());
+    assert!(
+        store.find_session(&hash(b"s3"), t(150)).await.unwrap().is_none(),
+        "a user's sessions go with them"
+    );
+}
+
+async fn consent_is_remembered_and_withdrawing_it_revokes_its_families(store: &dyn Store) {
+    store.insert_user(&user("cu", "Carol", 6), "h").await.unwrap();
+    store.insert_client(&client("cc1", Some(b"h"))).await.unwrap();
+    store.insert_client(&client("cc2", None)).await.unwrap();
+    let (carol, cc1, cc2) = (UserId::new("cu"), ClientId::new("cc1"), ClientId::new("cc2"));
+    assert_eq!(store.find_consent(&carol, &cc1).await.unwrap(), None);
+    let broad = ScopeSet::parse("openid profile").unwrap();
+    let narrow = ScopeSet::parse("openid").unwrap();
+    store.save_consent(&carol, &cc1, &broad, t(10)).await.unwrap();
+    store.save_consent(&carol, &cc1, &narrow, t(20)).await.unwrap();
+    store.save_consent(&carol, &cc2, &broad, t(30)).await.unwrap();
+    assert_eq!(
+        store.find_consent(&carol, &cc1).await.unwrap(),
+        Some(narrow.clone())
+    );
+    assert_eq!(
+        store.list_consents(&carol).await.unwrap(),
+        [(cc2.clone(), broad.clone(), t(30)), (cc1.clone(), narrow, t(20))],
+        "most recent first, replaced in place"
+    );
+
+    for (id, client) in [("cf1", "cc1"), ("cf2", "cc1"), ("cf3", "cc2")] {
+        store.insert_family(&family(id, client, "cu")).await.unwrap();
+    }
+    store
+        .record_access_token(&Jti::new("cj1"), &FamilyId::new("cf1"), t(900), t(40))
+        .await
+        .unwrap();
+    store
+        .record_access_token(&Jti::new("cj2"), &FamilyId::new("cf2"), t(900), t(40))
+        .await
+        .unwrap();
+    store
+        .record_access_token(&Jti::new("cj-expired"), &FamilyId::new("cf1"), t(30), t(40))
+        .await
+        .unwrap();
+    store
+        .record_access_token(&Jti::new("cj3"), &FamilyId::new("cf3"), t(900), t(40))
+        .await
+        .unwrap();
+    store.revoke_consent(&carol, &cc1, t(40)).await.unwrap();
+
+    assert_eq!(store.find_consent(&carol, &cc1).await.unwrap(), None);
+    assert_eq!(store.find_consent(&carol, &cc2).await.unwrap(), Some(broad));
+    for (id, revoked) in [("cf1", true), ("cf2", true), ("cf3", false)] {
+        let found = store.find_family(&FamilyId::new(id)).await.unwrap().unwrap();
+        assert_eq!(found.revoked, revoked, "{id}");
+    }
+    let mut denied: Vec<String> = store
+        .revocations_since(t(40), t(0))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.jti.to_string())
+        .filter(|jti| jti.starts_with("cj"))
+        .collect();
+    denied.sort();
+    assert_eq!(denied, ["cj1", "cj2"], "live tokens of that client only");
+}
+
+fn device(code: &[u8], user_code: &str, expires: i64) -> DeviceAuthorization {
+    DeviceAuthorization {
+        device_code_hash: hash(code),
+        user_code: UserCode::parse(user_code).unwrap(),
+        client_id: ClientId::new("dc"),
+        scopes: ScopeSet::parse("openid").unwrap(),
+        created_at: t(100),
+        expires_at: t(expires),
+        status: DeviceStatus::Pending,
+        family_id: None,
+    }
+}
+
+async fn device_codes_are_approved_once_and_spent_once(store: &dyn Store) {
+    store.insert_user(&user("du", "Dave", 7), "h").await.unwrap();
+    store.insert_client(&client("dc", None)).await.unwrap();
+    store.insert_family(&family("df", "dc", "du")).await.unwrap();
+    let (live, stale, refused) = (
+        UserCode::parse("BCDF-GHJK").unwrap(),
+        UserCode::parse("LMNPQRST").unwrap(),
+        UserCode::parse("vwxz-bcdf").unwrap(),
+    );
+    store
+        .insert_device_authorization(&device(b"d1", "BCDFGHJK", 700))
+        .await
+        .unwrap();
+    store
+        .insert_device_authorization(&device(b"d2", "LMNPQRST", 150))
+        .await
+        .unwrap();
+    store
+        .insert_device_authorization(&device(b"d3", "VWXZBCDF", 700))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store
+                .insert_device_authorization(&device(b"d4", "BCDFGHJK", 700))
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "user codes are unique"
+    );
+
+    let found = store.find_device_by_user_code(&live).await.unwrap().unwrap();
+    assert_eq!(
+        (found.device_code_hash, found.status, found.family_id),
+        (hash(b"d1"), DeviceStatus::Pending, None)
+    );
+    let df = FamilyId::new("df");
+    assert!(
+        !store.spend_device(&hash(b"d1"), t(200)).await.unwrap(),
+        "not approved yet"
+    );
+    assert!(store.approve_device(&live, &df, t(200)).await.unwrap());
+    assert!(!store.approve_device(&live, &df, t(201)).await.unwrap(), "once");
+    assert!(!store.deny_device(&live, t(201)).await.unwrap());
+    let found = store.find_device_by_code(&hash(b"d1")).await.unwrap().unwrap();
+    assert_eq!(
+        (found.status, found.family_id),
+        (DeviceStatus::Approved, Some(df.clone()))
+    );
+    assert!(store.spend_device(&hash(b"d1"), t(300)).await.unwrap());
+    assert!(
+        !store.spend_device(&hash(b"d1"), t(301)).await.unwrap(),
+        "exactly one poll"
+    );
+    let found = store.find_device_by_code(&hash(b"d1")).await.unwrap().unwrap();
+    assert_eq!(found.status, DeviceStatus::Spent);
+
+    assert!(
+        !store.approve_device(&stale, &df, t(200)).await.unwrap(),
+        "expired"
+    );
+    assert!(!store.deny_device(&stale, t(200)).await.unwrap(), "expired");
+    assert!(store.deny_device(&refused, t(200)).await.unwrap());
+    assert!(!store.approve_device(&refused, &df, t(201)).await.unwrap());
+
+    store.release_expired_user_code(&live, t(200)).await.unwrap();
+    store.release_expired_user_code(&stale, t(200)).await.unwrap();
+    assert!(
+        store.find_device_by_user_code(&live).await.unwrap().is_some(),
+        "live"
+    );
+    assert!(store.find_device_by_user_code(&stale).await.unwrap().is_none());
+    assert!(store.find_device_by_code(&hash(b"nope")).await.unwrap().is_none());
+
+    assert_eq!(
+        store.purge_device_codes(t(4299)).await.unwrap(),
+        0,
+        "kept an hour"
+    );
+    assert_eq!(store.purge_device_codes(t(4300)).await.unwrap(), 2);
+}
+
+async fn user_code_failures_count_within_a_window(store: &dyn Store) {
+    let window = Duration::from_secs(600);
+    assert_eq!(
+        store.user_code_failures("ip:1", t(1000), window).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .record_user_code_failure("ip:1", t(1000), window)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .record_user_code_failure("ip:1", t(1100), window)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .record_user_code_failure("ip:2", t(1100), window)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.user_code_failures("ip:1", t(1599), window).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        store.user_code_failures("ip:1", t(1600), window).await.unwrap(),
+        0,
+        "the window opened at the first failure has passed"
+    );
+    assert_eq!(
+        store
+            .record_user_code_failure("ip:1", t(1650), window)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .record_user_code_failure("ip:1", t(2249), window)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.user_code_failures("ip:1", t(2249), window).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        store.user_code_failures("ip:2", t(1650), window).await.unwrap(),
+        1
+    );
+}
+
 async fn run_contract(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     clients_round_trip_and_conflict(store.as_ref()).await;
@@ -323,6 +662,10 @@ async fn run_contract(store: Arc<dyn Store>) {
     keys_round_trip(store.as_ref()).await;
     revocations_sync_and_purge(store.as_ref()).await;
     families_are_single_use_even_under_races(Arc::clone(&store)).await;
+    users_sessions_round_trip_and_cascade(store.as_ref()).await;
+    consent_is_remembered_and_withdrawing_it_revokes_its_families(store.as_ref()).await;
+    device_codes_are_approved_once_and_spent_once(store.as_ref()).await;
+    user_code_failures_count_within_a_window(store.as_ref()).await;
 }
 
 #[tokio::test]
@@ -349,4 +692,269 @@ async fn unsupported_urls_are_refused_clearly() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("unsupported database URL"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_satisfies_the_store_contract() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    run_contract(latchkey_store::connect(schema.url()).await.unwrap()).await;
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3]);
+}
+
+/// The versions recorded in the test schema's migration table: there, and not in `public`,
+/// only if the URL's `options` took effect.
+async fn applied_migrations(schema: &TestSchema) -> Vec<i64> {
+    let mut conn = schema.connect().await;
+    let current: String = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(current, schema.name());
+    let name = schema.name();
+    sqlx::query_scalar(&format!(
+        r#"SELECT version FROM "{name}".latchkey_migrations ORDER BY version"#
+    ))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_postgres_connections_race_on_a_fresh_schema_and_migrate_once() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let (a, b) = tokio::join!(
+        latchkey_store::connect(schema.url()),
+        latchkey_store::connect(schema.url())
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    a.insert_client(&client("from-a", Some(b"h"))).await.unwrap();
+    assert!(b.find_client(&ClientId::new("from-a")).await.unwrap().is_some());
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3]);
+}
+
+/// Runs `racers` calls that all queue on one row, which a third session holds locked until
+/// every racer is waiting on it, then lets them go at once: a race that is certain to
+/// happen, rather than one that might.
+async fn release_together<T, F, Fut>(
+    schema: &TestSchema,
+    table: &str,
+    key_column: &str,
+    key: &[u8],
+    racers: usize,
+    race: F,
+) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let mut holder = schema.connect().await;
+    holder.execute("BEGIN").await.unwrap();
+    let locked = sqlx::query(&format!(
+        "SELECT 1 FROM {table} WHERE {key_column} = $1 FOR UPDATE"
+    ))
+    .bind(key)
+    .execute(&mut holder)
+    .await
+    .unwrap();
+    assert_eq!(locked.rows_affected(), 1, "the row to race on exists");
+    let handles: Vec<_> = (0..racers).map(|i| tokio::spawn(race(i))).collect();
+    // Another session: inside a transaction `pg_stat_activity` is a frozen snapshot.
+    let mut watcher = schema.connect().await;
+    let mut waiting = 0;
+    for _ in 0..1000 {
+        waiting = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(schema.name())
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if usize::try_from(waiting).unwrap() == racers {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        usize::try_from(waiting).unwrap(),
+        racers,
+        "every racer queued on the row"
+    );
+    holder.execute("COMMIT").await.unwrap();
+    let mut outcomes = Vec::with_capacity(racers);
+    for handle in handles {
+        outcomes.push(handle.await.unwrap());
+    }
+    outcomes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_single_use_rules_hold_when_two_nodes_race_in_lockstep() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let nodes = [
+        latchkey_store::connect(schema.url()).await.unwrap(),
+        latchkey_store::connect(schema.url()).await.unwrap(),
+    ];
+    let store = &nodes[0];
+    store.insert_user(&user("ru", "Rita", 1), "h").await.unwrap();
+    store.insert_client(&client("rc", Some(b"h"))).await.unwrap();
+    store.insert_family(&family("rf", "rc", "ru")).await.unwrap();
+    let racer = |i: usize| Arc::clone(&nodes[i % 2]);
+
+    store
+        .insert_code(&AuthorizationCode {
+            hash: hash(b"race-code"),
+            family_id: FamilyId::new("rf"),
+            redirect_uri: "https://app.example.com/cb".into(),
+            redirect_given: false,
+            code_challenge: None,
+            nonce: None,
+            expires_at: t(70),
+        })
+        .await
+        .unwrap();
+    let outcomes = release_together(
+        &schema,
+        "authorization_codes",
+        "code_hash",
+        b"race-code",
+        8,
+        |i| {
+            let store = racer(i);
+            async move { store.redeem_code(&hash(b"race-code"), t(20)).await.unwrap() }
+        },
+    )
+    .await;
+    let redeemed = outcomes
+        .iter()
+        .filter(|o| matches!(o, CodeRedemption::Redeemed(_)))
+        .count();
+    let replayed = outcomes
+        .iter()
+        .filter(|o| matches!(o, CodeRedemption::Replayed(id) if id.as_str() == "rf"))
+        .count();
+    assert_eq!((redeemed, replayed), (1, 7), "one code, one redemption");
+
+    store
+        .insert_refresh_token(&RefreshTokenRecord {
+            hash: hash(b"race-refresh"),
+            family_id: FamilyId::new("rf"),
+            scopes: ScopeSet::parse("openid").unwrap(),
+            issued_at: t(20),
+            idle_expires_at: t(5_000),
+        })
+        .await
+        .unwrap();
+    let outcomes = release_together(&schema, "refresh_tokens", "token_hash", b"race-refresh", 8, |i| {
+        let store = racer(i);
+        let now = t(30 + i64::try_from(i).unwrap());
+        async move {
+            (
+                now,
+                store
+                    .rotate_refresh_token(&hash(b"race-refresh"), now)
+                    .await
+                    .unwrap(),
+            )
+        }
+    })
+    .await;
+    let winners: Vec<Timestamp> = outcomes
+        .iter()
+        .filter_map(|(now, o)| matches!(o, RefreshRotation::Fresh(..)).then_some(*now))
+        .collect();
+    assert_eq!(winners.len(), 1, "one refresh token, one rotation");
+    for (_, outcome) in &outcomes {
+        match outcome {
+            RefreshRotation::Fresh(..) => {}
+            RefreshRotation::AlreadyRotated(_, _, at) => assert_eq!(*at, winners[0], "the winner's time"),
+            RefreshRotation::Invalid => panic!("a known refresh token is never invalid"),
+        }
+    }
+
+    store.insert_client(&client("dc", None)).await.unwrap();
+    store
+        .insert_device_authorization(&device(b"race-device", "BCDFGHJK", 700))
+        .await
+        .unwrap();
+    let user_code = UserCode::parse("BCDFGHJK").unwrap();
+    assert!(
+        store
+            .approve_device(&user_code, &FamilyId::new("rf"), t(200))
+            .await
+            .unwrap()
+    );
+    let outcomes = release_together(
+        &schema,
+        "device_codes",
+        "device_code_hash",
+        b"race-device",
+        8,
+        |i| {
+            let store = racer(i);
+            async move { store.spend_device(&hash(b"race-device"), t(300)).await.unwrap() }
+        },
+    )
+    .await;
+    assert_eq!(
+        outcomes.iter().filter(|spent| **spent).count(),
+        1,
+        "exactly one poll gets tokens"
+    );
+}
+
+#[tokio::test]
+async fn postgres_store_recovers_when_its_connections_are_cut() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = latchkey_store::connect(schema.url()).await.unwrap();
+    store.insert_client(&client("survivor", None)).await.unwrap();
+    // What a database restart does to the pool: every session ends under it.
+    let mut admin = schema.connect().await;
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(schema.name())
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(
+        !cut.is_empty() && cut.iter().all(|ok| *ok),
+        "the pool's sessions were cut"
+    );
+    store.ping().await.unwrap();
+    assert!(
+        store
+            .find_client(&ClientId::new("survivor"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn postgres_urls_are_accepted_in_both_spellings() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let other = schema.url().replacen("postgres://", "postgresql://", 1);
+    let other = if other == schema.url() {
+        schema.url().replacen("postgresql://", "postgres://", 1)
+    } else {
+        other
+    };
+    latchkey_store::connect(&other)
+        .await
+        .unwrap()
+        .ping()
+        .await
+        .unwrap();
 }

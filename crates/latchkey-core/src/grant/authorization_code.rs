@@ -44,9 +44,6 @@ pub(super) async fn exchange(
             "the authorization code was issued to another client",
         ));
     }
-    if family.revoked {
-        return Err(invalid_grant("the authorization code has been revoked"));
-    }
     // RFC 6749 §4.1.3: required and identical if the authorization request included it.
     match redirect_uri {
         Some(given) if given != code.redirect_uri => {

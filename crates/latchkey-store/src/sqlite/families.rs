@@ -118,6 +118,7 @@ impl FamilyStore for SqliteStore {
         let redeemed = sqlx::query(
             "UPDATE authorization_codes SET consumed_at = ?
              WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?
+               AND family_id IN (SELECT id FROM token_families WHERE revoked_at IS NULL)
              RETURNING family_id, redirect_uri, redirect_given, code_challenge, nonce, expires_at",
         )
         .bind(now.as_secs())
@@ -212,15 +213,30 @@ impl FamilyStore for SqliteStore {
         jti: &Jti,
         family: &FamilyId,
         expires_at: Timestamp,
-    ) -> Result<(), StoreError> {
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(store_error)?;
         sqlx::query("INSERT INTO family_access_tokens (jti, family_id, expires_at) VALUES (?, ?, ?)")
             .bind(jti.as_str())
             .bind(family.as_str())
             .bind(expires_at.as_secs())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-        Ok(())
+        let denied = sqlx::query(
+            "INSERT INTO revoked_access_tokens (jti, client_id, expires_at, revoked_at)
+             SELECT ?, client_id, ?, ? FROM token_families WHERE id = ? AND revoked_at IS NOT NULL
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti.as_str())
+        .bind(expires_at.as_secs())
+        .bind(now.as_secs())
+        .bind(family.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(denied.rows_affected() > 0)
     }
 
     async fn revoke_family(&self, family: &FamilyId, now: Timestamp) -> Result<(), StoreError> {

@@ -55,13 +55,24 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.clone())
-            .await
-            .map_err(ConnectError::Connect)?;
+        // Switching a fresh file to WAL takes a lock before the busy timeout applies, so
+        // two processes opening it at once can meet SQLITE_BUSY here: try again briefly.
+        let mut attempt = 0;
+        let writer = loop {
+            let opened = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options.clone())
+                .await;
+            match opened {
+                Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("5") && attempt < 50 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => break other.map_err(ConnectError::Connect)?,
+            }
+        };
         let store = Self {
             pool: writer.clone(),
             writer,

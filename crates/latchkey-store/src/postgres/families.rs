@@ -1,0 +1,284 @@
+//! Token families: authorization codes, refresh-token rotation and family revocation. Each
+//! single-use rule is one conditional `UPDATE ... RETURNING`: a racing twin blocks on the
+//! row lock, then re-checks the condition against the committed row and matches nothing.
+
+use async_trait::async_trait;
+use latchkey_core::clock::Timestamp;
+use latchkey_core::error::StoreError;
+use latchkey_core::family::{AuthorizationCode, CodeRedemption, Family, RefreshRotation, RefreshTokenRecord};
+use latchkey_core::id::{ClientId, FamilyId, Jti, UserId};
+use latchkey_core::pkce::CodeChallenge;
+use latchkey_core::scope::ScopeSet;
+use latchkey_core::secret::SecretHash;
+use latchkey_core::store::FamilyStore;
+use sqlx::postgres::PgRow;
+
+use super::{PostgresStore, column, store_error};
+
+fn scopes(row: &PgRow, name: &str) -> Result<ScopeSet, StoreError> {
+    let text: String = column(row, name)?;
+    ScopeSet::parse(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl PostgresStore {
+    async fn family(&self, id: &str) -> Result<Option<Family>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, client_id, user_id, scopes, auth_time, created_at, expires_at, revoked_at
+             FROM token_families WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(|row| {
+            Ok(Family {
+                id: FamilyId::new(column::<String>(&row, "id")?),
+                client_id: ClientId::new(column::<String>(&row, "client_id")?),
+                user_id: UserId::new(column::<String>(&row, "user_id")?),
+                scopes: scopes(&row, "scopes")?,
+                auth_time: Timestamp::from_secs(column(&row, "auth_time")?),
+                created_at: Timestamp::from_secs(column(&row, "created_at")?),
+                expires_at: Timestamp::from_secs(column(&row, "expires_at")?),
+                revoked: column::<Option<i64>>(&row, "revoked_at")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+}
+
+fn code_from_row(row: &PgRow, hash: &SecretHash) -> Result<AuthorizationCode, StoreError> {
+    Ok(AuthorizationCode {
+        hash: hash.clone(),
+        family_id: FamilyId::new(column::<String>(row, "family_id")?),
+        redirect_uri: column(row, "redirect_uri")?,
+        redirect_given: column(row, "redirect_given")?,
+        code_challenge: column::<Option<String>>(row, "code_challenge")?.map(CodeChallenge::from_stored),
+        nonce: column(row, "nonce")?,
+        expires_at: Timestamp::from_secs(column(row, "expires_at")?),
+    })
+}
+
+fn refresh_from_row(row: &PgRow, hash: &SecretHash) -> Result<RefreshTokenRecord, StoreError> {
+    Ok(RefreshTokenRecord {
+        hash: hash.clone(),
+        family_id: FamilyId::new(column::<String>(row, "family_id")?),
+        scopes: scopes(row, "scopes")?,
+        issued_at: Timestamp::from_secs(column(row, "issued_at")?),
+        idle_expires_at: Timestamp::from_secs(column(row, "idle_expires_at")?),
+    })
+}
+
+fn missing_family(id: &FamilyId) -> StoreError {
+    StoreError::Corrupt(format!("token family {id} is missing"))
+}
+
+#[async_trait]
+impl FamilyStore for PostgresStore {
+    async fn insert_family(&self, family: &Family) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(family.id.as_str())
+        .bind(family.client_id.as_str())
+        .bind(family.user_id.as_str())
+        .bind(family.scopes.to_string())
+        .bind(family.auth_time.as_secs())
+        .bind(family.created_at.as_secs())
+        .bind(family.expires_at.as_secs())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn find_family(&self, id: &FamilyId) -> Result<Option<Family>, StoreError> {
+        self.family(id.as_str()).await
+    }
+
+    async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authorization_codes
+             (code_hash, family_id, redirect_uri, redirect_given, code_challenge, nonce, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(code.hash.as_bytes())
+        .bind(code.family_id.as_str())
+        .bind(&code.redirect_uri)
+        .bind(code.redirect_given)
+        .bind(code.code_challenge.as_ref().map(CodeChallenge::as_str))
+        .bind(&code.nonce)
+        .bind(code.expires_at.as_secs())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn redeem_code(&self, hash: &SecretHash, now: Timestamp) -> Result<CodeRedemption, StoreError> {
+        let redeemed = sqlx::query(
+            "UPDATE authorization_codes SET consumed_at = $1
+             WHERE code_hash = $2 AND consumed_at IS NULL AND expires_at > $1
+               AND family_id IN (SELECT id FROM token_families WHERE revoked_at IS NULL)
+             RETURNING family_id, redirect_uri, redirect_given, code_challenge, nonce, expires_at",
+        )
+        .bind(now.as_secs())
+        .bind(hash.as_bytes())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        if let Some(row) = redeemed {
+            let code = code_from_row(&row, hash)?;
+            let family = self
+                .family(code.family_id.as_str())
+                .await?
+                .ok_or_else(|| missing_family(&code.family_id))?;
+            return Ok(CodeRedemption::Redeemed(Box::new((code, family))));
+        }
+        // The loser of a race reads after the winner committed (it waited on the row lock),
+        // so it sees `consumed_at` and reports a replay.
+        let previous =
+            sqlx::query("SELECT family_id, consumed_at FROM authorization_codes WHERE code_hash = $1")
+                .bind(hash.as_bytes())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?;
+        match previous {
+            Some(row) if column::<Option<i64>>(&row, "consumed_at")?.is_some() => Ok(
+                CodeRedemption::Replayed(FamilyId::new(column::<String>(&row, "family_id")?)),
+            ),
+            _ => Ok(CodeRedemption::Invalid),
+        }
+    }
+
+    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, scopes, issued_at, idle_expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token.hash.as_bytes())
+        .bind(token.family_id.as_str())
+        .bind(token.scopes.to_string())
+        .bind(token.issued_at.as_secs())
+        .bind(token.idle_expires_at.as_secs())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<RefreshRotation, StoreError> {
+        let rotated = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL
+             RETURNING family_id, scopes, issued_at, idle_expires_at",
+        )
+        .bind(now.as_secs())
+        .bind(hash.as_bytes())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let (row, fresh) = match rotated {
+            Some(row) => (row, true),
+            None => {
+                let row = sqlx::query(
+                    "SELECT family_id, scopes, issued_at, idle_expires_at, rotated_at FROM refresh_tokens
+                     WHERE token_hash = $1",
+                )
+                .bind(hash.as_bytes())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?;
+                let Some(row) = row else {
+                    return Ok(RefreshRotation::Invalid);
+                };
+                (row, false)
+            }
+        };
+        let record = refresh_from_row(&row, hash)?;
+        let family = self
+            .family(record.family_id.as_str())
+            .await?
+            .ok_or_else(|| missing_family(&record.family_id))?;
+        if fresh {
+            return Ok(RefreshRotation::Fresh(record, family));
+        }
+        let rotated_at = Timestamp::from_secs(column::<Option<i64>>(&row, "rotated_at")?.unwrap_or_default());
+        Ok(RefreshRotation::AlreadyRotated(record, family, rotated_at))
+    }
+
+    async fn record_access_token(
+        &self,
+        jti: &Jti,
+        family: &FamilyId,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        // FOR SHARE waits for a revocation holding the family FOR UPDATE, so either it sees
+        // this token or this sees it: a token can never slip between the two.
+        let family_row =
+            sqlx::query("SELECT client_id, revoked_at FROM token_families WHERE id = $1 FOR SHARE")
+                .bind(family.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        sqlx::query("INSERT INTO family_access_tokens (jti, family_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(jti.as_str())
+            .bind(family.as_str())
+            .bind(expires_at.as_secs())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let mut denied = false;
+        if let Some(row) = family_row {
+            if column::<Option<i64>>(&row, "revoked_at")?.is_some() {
+                sqlx::query(
+                    "INSERT INTO revoked_access_tokens (jti, client_id, expires_at, revoked_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(jti.as_str())
+                .bind(column::<String>(&row, "client_id")?)
+                .bind(expires_at.as_secs())
+                .bind(now.as_secs())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                denied = true;
+            }
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(denied)
+    }
+
+    async fn revoke_family(&self, family: &FamilyId, now: Timestamp) -> Result<(), StoreError> {
+        // Lock order, shared with `revoke_consent`: the family rows first, then the deny-list
+        // rows in `jti` order. Two revocations of overlapping families then queue instead
+        // of deadlocking.
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query("UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now.as_secs())
+            .bind(family.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO revoked_access_tokens (jti, client_id, expires_at, revoked_at)
+             SELECT a.jti, f.client_id, a.expires_at, $1 FROM family_access_tokens a
+             JOIN token_families f ON f.id = a.family_id
+             WHERE a.family_id = $2 AND a.expires_at > $1
+             ORDER BY a.jti
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(now.as_secs())
+        .bind(family.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(())
+    }
+}

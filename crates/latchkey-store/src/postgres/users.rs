@@ -1,0 +1,254 @@
+//! Users, sessions and remembered consent.
+
+use async_trait::async_trait;
+use latchkey_core::clock::Timestamp;
+use latchkey_core::error::StoreError;
+use latchkey_core::family::Session;
+use latchkey_core::id::{ClientId, UserId};
+use latchkey_core::scope::ScopeSet;
+use latchkey_core::secret::SecretHash;
+use latchkey_core::store::{ConsentStore, SessionStore, UserStore};
+use latchkey_core::user::User;
+use sqlx::postgres::PgRow;
+
+use super::{PostgresStore, column, store_error};
+
+const USER_COLUMNS: &str = "id, username, email, name, created_at";
+
+fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: UserId::new(column::<String>(row, "id")?),
+        username: column(row, "username")?,
+        email: column(row, "email")?,
+        name: column(row, "name")?,
+        created_at: Timestamp::from_secs(column(row, "created_at")?),
+    })
+}
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn insert_user(&self, user: &User, password_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, username, username_key, password_hash, email, name, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(user.id.as_str())
+        .bind(&user.username)
+        .bind(User::username_key(&user.username))
+        .bind(password_hash)
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(user.created_at.as_secs())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn find_user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<(User, String)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username_key = $1"
+        ))
+        .bind(User::username_key(username))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.as_ref()
+            .map(|row| Ok((user_from_row(row)?, column(row, "password_hash")?)))
+            .transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(&format!(
+            r#"SELECT {USER_COLUMNS} FROM users ORDER BY created_at, username_key COLLATE "C""#
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn set_password_hash(&self, id: &UserId, password_hash: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(result.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn insert_session(&self, id: &SecretHash, session: &Session) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(id.as_bytes())
+            .bind(session.user_id.as_str())
+            .bind(session.auth_time.as_secs())
+            .bind(session.expires_at.as_secs())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn find_session(&self, id: &SecretHash, now: Timestamp) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, auth_time, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(id.as_bytes())
+        .bind(now.as_secs())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(|row| {
+            Ok(Session {
+                user_id: UserId::new(column::<String>(&row, "user_id")?),
+                auth_time: Timestamp::from_secs(column(&row, "auth_time")?),
+                expires_at: Timestamp::from_secs(column(&row, "expires_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, id: &SecretHash) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id.as_bytes())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn purge_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now.as_secs())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(result.rows_affected())
+    }
+}
+
+#[async_trait]
+impl ConsentStore for PostgresStore {
+    async fn find_consent(&self, user: &UserId, client: &ClientId) -> Result<Option<ScopeSet>, StoreError> {
+        let row = sqlx::query("SELECT scopes FROM consents WHERE user_id = $1 AND client_id = $2")
+            .bind(user.as_str())
+            .bind(client.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.map(|row| {
+            let scopes: String = column(&row, "scopes")?;
+            ScopeSet::parse(&scopes).map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .transpose()
+    }
+
+    async fn list_consents(&self, user: &UserId) -> Result<Vec<(ClientId, ScopeSet, Timestamp)>, StoreError> {
+        let rows = sqlx::query(
+            r#"SELECT client_id, scopes, updated_at FROM consents WHERE user_id = $1
+               ORDER BY updated_at DESC, client_id COLLATE "C""#,
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let scopes: String = column(row, "scopes")?;
+                Ok((
+                    ClientId::new(column::<String>(row, "client_id")?),
+                    ScopeSet::parse(&scopes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    Timestamp::from_secs(column(row, "updated_at")?),
+                ))
+            })
+            .collect()
+    }
+
+    async fn revoke_consent(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        // The lock order of `revoke_family`: families (by id), then deny-list rows by `jti`.
+        // SQLite's single writer needs no order; here a different one could deadlock.
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query(
+            "UPDATE token_families SET revoked_at = $1 WHERE id IN (
+                 SELECT id FROM token_families
+                 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL
+                 ORDER BY id FOR UPDATE)",
+        )
+        .bind(now.as_secs())
+        .bind(user.as_str())
+        .bind(client.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO revoked_access_tokens (jti, client_id, expires_at, revoked_at)
+             SELECT a.jti, f.client_id, a.expires_at, $1 FROM family_access_tokens a
+             JOIN token_families f ON f.id = a.family_id
+             WHERE f.user_id = $2 AND f.client_id = $3 AND a.expires_at > $1
+             ORDER BY a.jti
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(now.as_secs())
+        .bind(user.as_str())
+        .bind(client.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+            .bind(user.as_str())
+            .bind(client.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn save_consent(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        scopes: &ScopeSet,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO consents (user_id, client_id, scopes, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
+        )
+        .bind(user.as_str())
+        .bind(client.as_str())
+        .bind(scopes.to_string())
+        .bind(now.as_secs())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+}

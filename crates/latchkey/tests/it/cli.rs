@@ -312,3 +312,140 @@ async fn serve_in_an_empty_directory_shares_its_database_with_admin_commands_and
         .unwrap();
     assert!(status.success(), "exit status {status:?}");
 }
+
+/// Kills a child process on drop, so a failed assertion never leaves a server running.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn two_server_processes_on_one_postgresql_database_act_as_one_service() {
+    let Some(backend) = crate::support::Backend::postgres() else {
+        eprintln!("skipped: LATCHKEY_TEST_POSTGRES_URL unset");
+        return;
+    };
+    let database = crate::support::Database::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let master = latchkey_core::secret::MasterKey::generate().to_base64();
+    let issuer = "http://latchkey.test";
+    let with_env = |mut command: Command| {
+        command
+            .env("LATCHKEY_DATABASE_URL", &database.url)
+            .env("LATCHKEY_MASTER_KEY", &master)
+            .env("LATCHKEY_ISSUER", issuer);
+        command
+    };
+    let nodes: Vec<(Running, String)> = (0..2)
+        .map(|_| {
+            let listen = format!("127.0.0.1:{}", free_port());
+            let mut serve = with_env(command(
+                dir.path(),
+                &["serve", "--listen", &listen, "--key-refresh", "1s"],
+            ));
+            let child = serve.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+            (Running(child), format!("http://{listen}"))
+        })
+        .collect();
+    let http = reqwest::Client::new();
+    for (_, base) in &nodes {
+        wait_until_up(&http, base).await;
+    }
+    let (node_a, node_b) = (&nodes[0].1, &nodes[1].1);
+
+    let created = with_env(command(
+        dir.path(),
+        &["client", "create", "--name", "Shared", "--json"],
+    ))
+    .output()
+    .unwrap();
+    let client = ok_json(&created);
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap(),
+        client["client_secret"].as_str().unwrap(),
+    );
+    let token: Value = http
+        .post(format!("{node_a}/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let introspect = |base: &str| {
+        http.post(format!("{base}/oauth2/introspect"))
+            .basic_auth(id, Some(secret))
+            .form(&[("token", token)])
+            .send()
+    };
+    let on_b: Value = introspect(node_b).await.unwrap().json().await.unwrap();
+    assert_eq!(on_b["active"], true, "a token issued by A is active on B");
+    assert_eq!(on_b["iss"], issuer);
+
+    let revoked = http
+        .post(format!("{node_b}/oauth2/revoke"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let mut inactive_on_a = false;
+    for _ in 0..40 {
+        let on_a: Value = introspect(node_a).await.unwrap().json().await.unwrap();
+        if on_a["active"] == false {
+            inactive_on_a = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        inactive_on_a,
+        "revoked through B, inactive on A within the 5 s cache lifetime"
+    );
+
+    let rotated = with_env(command(dir.path(), &["key", "rotate", "--alg", "ES256"]))
+        .output()
+        .unwrap();
+    assert!(rotated.status.success());
+    let listed = with_env(command(dir.path(), &["key", "list", "--json"]))
+        .output()
+        .unwrap();
+    let next_kid = ok_json(&listed)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["state"] == "next")
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .unwrap();
+    let mut published = [false, false];
+    for _ in 0..40 {
+        for (i, (_, base)) in nodes.iter().enumerate() {
+            let jwks: Value = http
+                .get(format!("{base}/.well-known/jwks.json"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            published[i] = jwks.to_string().contains(&next_kid);
+        }
+        if published == [true, true] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        published,
+        [true, true],
+        "a rotation reaches every node's JWKS within the key refresh"
+    );
+}

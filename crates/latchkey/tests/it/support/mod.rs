@@ -8,7 +8,7 @@ mod server;
 pub(crate) use browser::{Browser, Page, redirect_params};
 pub(crate) use jwt::{decode_part, verify_es256_against_jwks};
 pub(crate) use proxy::Proxy;
-pub(crate) use server::{Backend, Registered, TestServer, assert_oauth_error};
+pub(crate) use server::{Backend, Database, Registered, TestServer, assert_oauth_error};
 
 /// Stamps out one test per backend: `sqlite` always, `postgres` when
 /// `LATCHKEY_TEST_POSTGRES_URL` is set (and a clear "skipped" line when it is not).

@@ -64,7 +64,7 @@ pub(crate) struct Database {
 }
 
 impl Database {
-    async fn create(backend: &Backend) -> Self {
+    pub(crate) async fn create(backend: &Backend) -> Self {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();

@@ -166,6 +166,11 @@ pub trait FamilyStore: Send + Sync {
     async fn redeem_code(&self, hash: &SecretHash, now: Timestamp) -> Result<CodeRedemption, StoreError>;
     /// Stores a refresh token.
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
+    /// The refresh token with this hash and its family, without rotating it (revocation).
+    async fn find_refresh_token(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<(RefreshTokenRecord, Family)>, StoreError>;
     /// Marks a refresh token rotated, atomically; a token rotated before says when.
     async fn rotate_refresh_token(
         &self,

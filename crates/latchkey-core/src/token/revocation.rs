@@ -11,6 +11,7 @@ use crate::context::Context;
 use crate::error::{OAuthError, StoreError};
 use crate::id::{ClientId, Jti};
 use crate::params::Params;
+use crate::secret::OpaqueToken;
 use crate::store::RevocationStore;
 
 /// How far back each sync looks again, so a revocation committed late or stamped by a node
@@ -62,7 +63,8 @@ impl RevocationList {
     }
 }
 
-/// Revokes `token` for `caller` (RFC 7009 §2.1). Invalid, expired and unknown tokens are
+/// Revokes `token` for `caller` (RFC 7009 §2.1): an access token we issued, or a refresh
+/// token (whatever `token_type_hint` says; the hint only saves a lookup). Invalid, expired and unknown tokens are
 /// accepted silently (§2.2); a token issued to another client is refused.
 pub async fn revoke(
     context: &Context,
@@ -72,7 +74,7 @@ pub async fn revoke(
 ) -> Result<(), OAuthError> {
     let token = params.require("token")?;
     let Some(claims) = access::verify(context, token, now) else {
-        return Ok(());
+        return revoke_refresh_token(context, caller, token, now).await;
     };
     if claims.client_id != caller.id.as_str() {
         return Err(OAuthError::UnauthorizedClient(
@@ -91,5 +93,31 @@ pub async fn revoke(
         .await?;
     context.revocations.add(claims.jti.clone(), expires_at);
     tracing::info!(client_id = %caller.id, jti = %claims.jti, "access token revoked");
+    Ok(())
+}
+
+/// Revokes a refresh token and, as RFC 7009 §2.1 recommends, every access token of the
+/// same grant: the whole token family. Unknown values are fine (§2.2).
+async fn revoke_refresh_token(
+    context: &Context,
+    caller: &Client,
+    token: &str,
+    now: Timestamp,
+) -> Result<(), OAuthError> {
+    if token.len() > 128 {
+        return Ok(());
+    }
+    let hash = context.hasher.hash_token(&OpaqueToken::presented(token));
+    let Some((_, family)) = context.store.find_refresh_token(&hash).await? else {
+        return Ok(());
+    };
+    if family.client_id != caller.id {
+        return Err(OAuthError::UnauthorizedClient(
+            "this token was issued to another client; a client may revoke only its own tokens".into(),
+        ));
+    }
+    context.store.revoke_family(&family.id, now).await?;
+    context.revocations.sync(context.store.as_ref(), now).await?;
+    tracing::info!(client_id = %caller.id, family = %family.id, "refresh token revoked with its grant");
     Ok(())
 }

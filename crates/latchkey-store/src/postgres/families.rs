@@ -167,6 +167,26 @@ impl FamilyStore for PostgresStore {
         Ok(())
     }
 
+    async fn find_refresh_token(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<(RefreshTokenRecord, Family)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT family_id, scopes, issued_at, idle_expires_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(hash.as_bytes())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let record = refresh_from_row(&row, hash)?;
+        let family = self
+            .family(record.family_id.as_str())
+            .await?
+            .ok_or_else(|| missing_family(&record.family_id))?;
+        Ok(Some((record, family)))
+    }
+
     async fn rotate_refresh_token(
         &self,
         hash: &SecretHash,

@@ -208,3 +208,26 @@ async fn tokens_again(server: &TestServer, client: &Registered) -> Value {
         .await;
     response.json().await.unwrap()
 }
+
+backend_test! {
+    async fn revoking_a_refresh_token_ends_the_grant_and_its_access_tokens(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let client = server.web_client(&["openid"]).await;
+        let other = server.web_client(&["openid"]).await;
+        let first = tokens(&server, &client, "openid").await;
+        let refresh_token = first["refresh_token"].as_str().unwrap();
+        let access = first["access_token"].as_str().unwrap();
+
+        let foreign = server
+            .post_form("/oauth2/revoke", Some(&other), &[("token", refresh_token), ("token_type_hint", "refresh_token")])
+            .await;
+        assert_oauth_error(foreign, 400, "unauthorized_client").await;
+
+        let revoked = server
+            .post_form("/oauth2/revoke", Some(&client), &[("token", refresh_token), ("token_type_hint", "refresh_token")])
+            .await;
+        assert_eq!(revoked.status(), 200);
+        assert_oauth_error(refresh(&server, &client, refresh_token, None).await, 400, "invalid_grant").await;
+        assert_eq!(server.introspect(&client, access).await, json!({"active": false}), "RFC 7009 2.1");
+    }
+}

@@ -166,11 +166,12 @@ pub trait FamilyStore: Send + Sync {
     async fn redeem_code(&self, hash: &SecretHash, now: Timestamp) -> Result<CodeRedemption, StoreError>;
     /// Stores a refresh token.
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
-    /// The refresh token with this hash and its family, without rotating it (revocation).
+    /// The refresh token with this hash, its family, and whether it was rotated already;
+    /// a read, without rotating (validation, introspection, revocation).
     async fn find_refresh_token(
         &self,
         hash: &SecretHash,
-    ) -> Result<Option<(RefreshTokenRecord, Family)>, StoreError>;
+    ) -> Result<Option<(RefreshTokenRecord, Family, bool)>, StoreError>;
     /// Marks a refresh token rotated, atomically; a token rotated before says when.
     async fn rotate_refresh_token(
         &self,

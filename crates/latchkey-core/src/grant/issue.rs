@@ -37,7 +37,9 @@ pub(crate) async fn tokens_for_family(
         let record = RefreshTokenRecord {
             hash: context.hasher.hash_token(&token),
             family_id: family.id.clone(),
-            scopes: scopes.clone(),
+            // The refresh token carries the whole grant; a narrower access token does not
+            // shrink what later refreshes may ask for (RFC 6749 §6).
+            scopes: family.scopes.clone(),
             issued_at: now,
             idle_expires_at: (now + context.config.refresh_idle_ttl).min(family.expires_at),
         };

@@ -31,25 +31,11 @@ pub(super) async fn exchange(
         return Err(invalid_grant("the refresh token is invalid"));
     }
     let hash = context.hasher.hash_token(&OpaqueToken::presented(refresh_token));
-    let (record, family) = match context.store.rotate_refresh_token(&hash, now).await? {
-        RefreshRotation::Invalid => return Err(invalid_grant("the refresh token is invalid")),
-        RefreshRotation::Fresh(record, family) => (record, family),
-        RefreshRotation::AlreadyRotated(record, family, rotated_at) => {
-            let within_grace = now <= rotated_at + context.config.refresh_grace;
-            if !within_grace && !family.revoked {
-                revoke_family(
-                    context,
-                    &family.id,
-                    "refresh token reused after the grace window",
-                    now,
-                )
-                .await?;
-                return Err(invalid_grant(
-                    "the refresh token was already used; the whole grant is revoked (reuse detection)",
-                ));
-            }
-            (record, family)
-        }
+    // Validate before rotating: a refused request gives the client nothing new (RFC 6749
+    // §5.2), so it must not use the token up either, or the client's retry would look
+    // like theft.
+    let Some((record, family, _)) = context.store.find_refresh_token(&hash).await? else {
+        return Err(invalid_grant("the refresh token is invalid"));
     };
     if family.client_id != client.id {
         revoke_family(
@@ -67,14 +53,39 @@ pub(super) async fn exchange(
     if now >= family.expires_at || now >= record.idle_expires_at {
         return Err(invalid_grant("the refresh token has expired"));
     }
+    // RFC 6749 §6: judged against the scope the user granted, which is also the default.
     let scopes = match requested {
-        None => record.scopes.clone(),
-        Some(requested) if requested.is_subset_of(&record.scopes) => requested.clone(),
+        None => family.scopes.clone(),
+        Some(requested) if requested.is_subset_of(&family.scopes) => requested.clone(),
         Some(_) => {
             return Err(OAuthError::InvalidScope(
-                "a refresh may narrow the scope, never widen it beyond the original grant".into(),
+                "a refresh may narrow the scope, never widen it beyond what the user granted".into(),
             ));
         }
     };
+    match context.store.rotate_refresh_token(&hash, now).await? {
+        RefreshRotation::Invalid => return Err(invalid_grant("the refresh token is invalid")),
+        RefreshRotation::Fresh(_, family) if family.revoked => {
+            return Err(invalid_grant("the refresh token has been revoked"));
+        }
+        RefreshRotation::Fresh(..) => {}
+        RefreshRotation::AlreadyRotated(_, family, rotated_at) => {
+            let within_grace = now <= rotated_at + context.config.refresh_grace;
+            if !within_grace || family.revoked {
+                if !family.revoked {
+                    revoke_family(
+                        context,
+                        &family.id,
+                        "refresh token reused after the grace window",
+                        now,
+                    )
+                    .await?;
+                }
+                return Err(invalid_grant(
+                    "the refresh token was already used; the whole grant is revoked (reuse detection)",
+                ));
+            }
+        }
+    }
     tokens_for_family(context, client, &family, &scopes, None, now).await
 }

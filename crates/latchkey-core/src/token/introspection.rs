@@ -9,6 +9,7 @@ use crate::clock::Timestamp;
 use crate::context::Context;
 use crate::error::OAuthError;
 use crate::params::Params;
+use crate::secret::OpaqueToken;
 
 /// The introspection response (RFC 7662 §2.2). Inactive tokens say only `active: false`.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -44,9 +45,10 @@ pub struct IntrospectionResponse {
     pub jti: Option<String>,
 }
 
-/// Introspects `token` for `caller`. Unknown, forged, expired and revoked tokens are all
-/// simply inactive (RFC 7662 §2.2); `token_type_hint` is optional and not needed.
-pub fn introspect(
+/// Introspects `token` for `caller`: one of our access tokens, or a refresh token of the
+/// caller's own. Unknown, forged, expired, revoked and rotated tokens are all simply
+/// inactive (RFC 7662 §2.2); `token_type_hint` is optional and not needed.
+pub async fn introspect(
     context: &Context,
     caller: &Client,
     params: &Params,
@@ -58,19 +60,42 @@ pub fn introspect(
         ));
     }
     let token = params.require("token")?;
-    let Some(claims) = access::verify(context, token, now) else {
+    if let Some(claims) = access::verify(context, token, now) {
+        return Ok(IntrospectionResponse {
+            active: true,
+            scope: Some(claims.scope.clone()).filter(|s| !s.is_empty()),
+            client_id: Some(claims.client_id.clone()),
+            sub: Some(claims.sub.clone()),
+            aud: Some(claims.aud.clone()),
+            iss: Some(claims.iss.clone()),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            token_type: Some("Bearer"),
+            jti: Some(claims.jti.clone()),
+        });
+    }
+    if token.len() > 128 {
+        return Ok(IntrospectionResponse::default());
+    }
+    let hash = context.hasher.hash_token(&OpaqueToken::presented(token));
+    let Some((record, family, rotated)) = context.store.find_refresh_token(&hash).await? else {
         return Ok(IntrospectionResponse::default());
     };
+    let expires_at = record.idle_expires_at.min(family.expires_at);
+    // Only its own client learns about a refresh token; a rotated one is spent.
+    if family.client_id != caller.id || family.revoked || rotated || now >= expires_at {
+        return Ok(IntrospectionResponse::default());
+    }
     Ok(IntrospectionResponse {
         active: true,
-        scope: Some(claims.scope.clone()).filter(|s| !s.is_empty()),
-        client_id: Some(claims.client_id.clone()),
-        sub: Some(claims.sub.clone()),
-        aud: Some(claims.aud.clone()),
-        iss: Some(claims.iss.clone()),
-        exp: Some(claims.exp),
-        iat: Some(claims.iat),
-        token_type: Some("Bearer"),
-        jti: Some(claims.jti.clone()),
+        scope: Some(record.scopes.to_string()).filter(|s| !s.is_empty()),
+        client_id: Some(family.client_id.to_string()),
+        sub: Some(family.user_id.to_string()),
+        aud: None,
+        iss: Some(context.config.issuer.clone()),
+        exp: Some(expires_at.as_secs()),
+        iat: Some(record.issued_at.as_secs()),
+        token_type: Some("refresh_token"),
+        jti: None,
     })
 }

@@ -108,7 +108,7 @@ async fn revoke_refresh_token(
         return Ok(());
     }
     let hash = context.hasher.hash_token(&OpaqueToken::presented(token));
-    let Some((_, family)) = context.store.find_refresh_token(&hash).await? else {
+    let Some((_, family, _)) = context.store.find_refresh_token(&hash).await? else {
         return Ok(());
     };
     if family.client_id != caller.id {

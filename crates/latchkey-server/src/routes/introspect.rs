@@ -17,6 +17,6 @@ pub(crate) async fn introspect_token(
 ) -> Result<Response, ApiError> {
     let now = app.now();
     let caller = client_auth::authenticate(&app, &request.credentials, now).await?;
-    let response = introspection::introspect(&app, &caller, &request.params, now)?;
+    let response = introspection::introspect(&app, &caller, &request.params, now).await?;
     Ok(no_store(Json(response).into_response()))
 }

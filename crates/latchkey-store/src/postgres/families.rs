@@ -170,9 +170,10 @@ impl FamilyStore for PostgresStore {
     async fn find_refresh_token(
         &self,
         hash: &SecretHash,
-    ) -> Result<Option<(RefreshTokenRecord, Family)>, StoreError> {
+    ) -> Result<Option<(RefreshTokenRecord, Family, bool)>, StoreError> {
         let row = sqlx::query(
-            "SELECT family_id, scopes, issued_at, idle_expires_at FROM refresh_tokens WHERE token_hash = $1",
+            "SELECT family_id, scopes, issued_at, idle_expires_at, rotated_at FROM refresh_tokens
+             WHERE token_hash = $1",
         )
         .bind(hash.as_bytes())
         .fetch_optional(&self.pool)
@@ -184,7 +185,8 @@ impl FamilyStore for PostgresStore {
             .family(record.family_id.as_str())
             .await?
             .ok_or_else(|| missing_family(&record.family_id))?;
-        Ok(Some((record, family)))
+        let rotated = column::<Option<i64>>(&row, "rotated_at")?.is_some();
+        Ok(Some((record, family, rotated)))
     }
 
     async fn rotate_refresh_token(

@@ -231,3 +231,48 @@ backend_test! {
         assert_eq!(server.introspect(&client, access).await, json!({"active": false}), "RFC 7009 2.1");
     }
 }
+
+backend_test! {
+    async fn a_refused_refresh_does_not_use_the_token_up_and_scope_is_judged_against_the_grant(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let client = server.web_client(&["openid", "notes:read", "notes:write"]).await;
+        let first = tokens(&server, &client, "openid+notes:read").await;
+        let token = first["refresh_token"].as_str().unwrap().to_owned();
+
+        let wider = refresh(&server, &client, &token, Some("openid notes:read notes:write")).await;
+        assert_oauth_error(wider, 400, "invalid_scope").await;
+        server.clock.advance(Duration::from_secs(6));
+        let narrowed = refreshed_with(&server, &client, &token, "notes:read").await;
+        assert_eq!(narrowed["scope"], "notes:read", "the refused request did not spend the token");
+
+        let next = narrowed["refresh_token"].as_str().unwrap();
+        let back = refreshed_with(&server, &client, next, "openid notes:read").await;
+        assert_eq!(back["scope"], "notes:read openid", "the original grant is still the measure");
+        let default = refreshed(&server, &client, back["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(default["scope"], "notes:read openid", "no scope means the whole grant");
+    }
+}
+
+async fn refreshed_with(server: &TestServer, client: &Registered, token: &str, scope: &str) -> Value {
+    let response = refresh(server, client, token, Some(scope)).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+backend_test! {
+    async fn a_refresh_token_introspects_for_its_own_client_until_rotated(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let client = server.web_client(&["openid"]).await;
+        let other = server.web_client(&["openid"]).await;
+        let first = tokens(&server, &client, "openid").await;
+        let token = first["refresh_token"].as_str().unwrap().to_owned();
+        let body = server.introspect(&client, &token).await;
+        assert_eq!(body["active"], true);
+        assert_eq!(body["token_type"], "refresh_token");
+        assert_eq!(body["client_id"], client.id);
+        assert_eq!(body["scope"], "openid");
+        assert_eq!(server.introspect(&other, &token).await, json!({"active": false}), "not another client's");
+        let _ = refreshed(&server, &client, &token).await;
+        assert_eq!(server.introspect(&client, &token).await, json!({"active": false}), "rotated");
+    }
+}

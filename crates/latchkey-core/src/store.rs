@@ -178,18 +178,13 @@ pub trait FamilyStore: Send + Sync {
         hash: &SecretHash,
         now: Timestamp,
     ) -> Result<RefreshRotation, StoreError>;
-    /// Remembers an access token issued in a family, so revoking the family reaches it.
-    /// If the family was revoked meanwhile (a replayed code racing its first redemption),
-    /// the token goes straight onto the deny list and this returns `true`.
-    async fn record_access_token(
+    /// Families revoked at or after `since`, with when (the revocation list syncs on it).
+    async fn revoked_families_since(
         &self,
-        jti: &Jti,
-        family: &FamilyId,
-        expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-    /// Revokes a family: its refresh tokens stop working and its live access tokens join
-    /// the revocation list.
+        since: Timestamp,
+    ) -> Result<Vec<(FamilyId, Timestamp)>, StoreError>;
+    /// Revokes a family: its refresh tokens stop working, and its access tokens, which
+    /// name it in their `grant_id` claim, turn inactive as the revocation list syncs.
     async fn revoke_family(&self, family: &FamilyId, now: Timestamp) -> Result<(), StoreError>;
 }
 

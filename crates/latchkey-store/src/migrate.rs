@@ -31,6 +31,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "0003_device_codes.sql",
         sql: include_str!("../migrations/sqlite/0003_device_codes.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_grant_ids.sql",
+        sql: include_str!("../migrations/sqlite/0004_grant_ids.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order: the same numbers and end state as [`SQLITE`].
@@ -49,5 +54,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "0003_device_codes.sql",
         sql: include_str!("../migrations/postgres/0003_device_codes.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "0004_grant_ids.sql",
+        sql: include_str!("../migrations/postgres/0004_grant_ids.sql"),
     },
 ];

@@ -324,21 +324,21 @@ async fn families_are_single_use_even_under_races(store: Arc<dyn Store>) {
         RefreshRotation::AlreadyRotated(_, _, at) => assert_eq!(at, t(30)),
         other => panic!("expected AlreadyRotated, got {other:?}"),
     }
-    store
-        .record_access_token(&Jti::new("fam-jti"), &family.id, t(900), t(40))
-        .await
-        .unwrap();
     store.revoke_family(&family.id, t(40)).await.unwrap();
     let revoked: Vec<String> = store
-        .revocations_since(t(40), t(40))
+        .revoked_families_since(t(40))
         .await
         .unwrap()
         .into_iter()
-        .map(|r| r.jti.to_string())
+        .map(|(id, at)| {
+            assert_eq!(at, t(40));
+            id.to_string()
+        })
         .collect();
-    assert!(
-        revoked.contains(&"fam-jti".to_owned()),
-        "the family's access tokens join the deny list"
+    assert_eq!(
+        revoked,
+        [family.id.to_string()],
+        "the revocation list finds revoked grants by time"
     );
     match store.rotate_refresh_token(&token_hash, t(41)).await.unwrap() {
         RefreshRotation::AlreadyRotated(_, family, _) => assert!(family.revoked),
@@ -464,22 +464,6 @@ async fn consent_is_remembered_and_withdrawing_it_revokes_its_families(store: &d
     for (id, client) in [("cf1", "cc1"), ("cf2", "cc1"), ("cf3", "cc2")] {
         store.insert_family(&family(id, client, "cu")).await.unwrap();
     }
-    store
-        .record_access_token(&Jti::new("cj1"), &FamilyId::new("cf1"), t(900), t(40))
-        .await
-        .unwrap();
-    store
-        .record_access_token(&Jti::new("cj2"), &FamilyId::new("cf2"), t(900), t(40))
-        .await
-        .unwrap();
-    store
-        .record_access_token(&Jti::new("cj-expired"), &FamilyId::new("cf1"), t(30), t(40))
-        .await
-        .unwrap();
-    store
-        .record_access_token(&Jti::new("cj3"), &FamilyId::new("cf3"), t(900), t(40))
-        .await
-        .unwrap();
     store.revoke_consent(&carol, &cc1, t(40)).await.unwrap();
 
     assert_eq!(store.find_consent(&carol, &cc1).await.unwrap(), None);
@@ -489,15 +473,15 @@ async fn consent_is_remembered_and_withdrawing_it_revokes_its_families(store: &d
         assert_eq!(found.revoked, revoked, "{id}");
     }
     let mut denied: Vec<String> = store
-        .revocations_since(t(40), t(0))
+        .revoked_families_since(t(40))
         .await
         .unwrap()
         .into_iter()
-        .map(|r| r.jti.to_string())
-        .filter(|jti| jti.starts_with("cj"))
+        .map(|(id, _)| id.to_string())
+        .filter(|id| id.starts_with("cf"))
         .collect();
     denied.sort();
-    assert_eq!(denied, ["cj1", "cj2"], "live tokens of that client only");
+    assert_eq!(denied, ["cf1", "cf2"], "that client's grants only");
 }
 
 fn device(code: &[u8], user_code: &str, expires: i64) -> DeviceAuthorization {
@@ -700,7 +684,7 @@ async fn postgres_satisfies_the_store_contract() {
         return;
     };
     run_contract(latchkey_store::connect(schema.url()).await.unwrap()).await;
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4]);
 }
 
 /// The versions recorded in the test schema's migration table: there, and not in `public`,
@@ -733,7 +717,7 @@ async fn two_postgres_connections_race_on_a_fresh_schema_and_migrate_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     a.insert_client(&client("from-a", Some(b"h"))).await.unwrap();
     assert!(b.find_client(&ClientId::new("from-a")).await.unwrap().is_some());
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4]);
 }
 
 /// Runs `racers` calls that all queue on one row, which a third session holds locked until

@@ -174,6 +174,7 @@ async fn issue(
                 client.id.as_str(),
                 session.user_id.as_str(),
                 &request.scopes,
+                None,
                 now,
             )?;
             let expires_in = token.expires_in.to_string();

@@ -17,7 +17,14 @@ pub(super) fn exchange(
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let scopes = granted_scopes(&client.scopes, requested)?;
-    let token = access::issue(context, client.id.as_str(), client.id.as_str(), &scopes, now)?;
+    let token = access::issue(
+        context,
+        client.id.as_str(),
+        client.id.as_str(),
+        &scopes,
+        None,
+        now,
+    )?;
     Ok(TokenResponse {
         access_token: token.token,
         token_type: "Bearer",

@@ -22,16 +22,14 @@ pub(crate) async fn tokens_for_family(
     nonce: Option<&str>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
-    let access = access::issue(context, client.id.as_str(), family.user_id.as_str(), scopes, now)?;
-    if context
-        .store
-        .record_access_token(&access.jti, &family.id, access.expires_at, now)
-        .await?
-    {
-        // The family was revoked while this request ran (a racing replay): the token is
-        // already on the deny list; make that visible here at once.
-        context.revocations.sync(context.store.as_ref(), now).await?;
-    }
+    let access = access::issue(
+        context,
+        client.id.as_str(),
+        family.user_id.as_str(),
+        scopes,
+        Some(&family.id),
+        now,
+    )?;
     let refresh_token = if client.allows(GrantType::RefreshToken) {
         let token = OpaqueToken::generate();
         let record = RefreshTokenRecord {

@@ -9,7 +9,7 @@ use super::jws;
 use crate::clock::Timestamp;
 use crate::context::Context;
 use crate::error::OAuthError;
-use crate::id::Jti;
+use crate::id::{FamilyId, Jti};
 use crate::keys::Algorithm;
 use crate::scope::ScopeSet;
 
@@ -39,6 +39,10 @@ pub struct AccessClaims {
     /// Granted scopes, space-delimited; absent when none.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// The grant (token family) the token was issued from, if any: revoking the grant
+    /// revokes every access token that names it, without a write per token issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
 }
 
 /// A freshly signed access token.
@@ -60,6 +64,7 @@ pub fn issue(
     client_id: &str,
     sub: &str,
     scopes: &ScopeSet,
+    grant: Option<&FamilyId>,
     now: Timestamp,
 ) -> Result<IssuedAccessToken, OAuthError> {
     let ttl = context.config.access_token_ttl;
@@ -73,6 +78,7 @@ pub fn issue(
         iat: now.as_secs(),
         jti: jti.as_str().to_owned(),
         scope: scopes.to_string(),
+        grant_id: grant.map(|g| g.as_str().to_owned()),
     };
     let key = context
         .keys
@@ -125,7 +131,11 @@ pub fn verify(context: &Context, token: &str, now: Timestamp) -> Option<Arc<Acce
             claims
         }
     };
-    if context.revocations.is_revoked(&claims.jti) {
+    let grant_revoked = claims
+        .grant_id
+        .as_deref()
+        .is_some_and(|g| context.revocations.is_grant_revoked(g));
+    if grant_revoked || context.revocations.is_revoked(&claims.jti) {
         return None;
     }
     Some(claims)

@@ -12,7 +12,7 @@ use crate::error::{OAuthError, StoreError};
 use crate::id::{ClientId, Jti};
 use crate::params::Params;
 use crate::secret::OpaqueToken;
-use crate::store::RevocationStore;
+use crate::store::Store;
 
 /// How far back each sync looks again, so a revocation committed late or stamped by a node
 /// with a slightly slow clock is not missed. Re-reading is harmless: the list is a set.
@@ -23,8 +23,14 @@ const SYNC_OVERLAP: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct RevocationList {
     revoked: RwLock<HashMap<String, Timestamp>>,
+    /// Revoked grants (token families), remembered until no token naming them can be live.
+    grants: RwLock<HashMap<String, Timestamp>>,
     synced_at: Mutex<Option<Timestamp>>,
 }
+
+/// How long a revoked grant is remembered: longer than any access token lives (the
+/// lifetime setting is capped at 24 hours).
+const GRANT_MEMORY: Duration = Duration::from_secs(25 * 3600);
 
 impl RevocationList {
     /// Whether the token with this `jti` is revoked.
@@ -35,6 +41,14 @@ impl RevocationList {
             .unwrap_or(true)
     }
 
+    /// Whether the grant (token family) with this id is revoked.
+    pub fn is_grant_revoked(&self, grant: &str) -> bool {
+        self.grants
+            .read()
+            .map(|set| set.contains_key(grant))
+            .unwrap_or(true)
+    }
+
     fn add(&self, jti: String, expires_at: Timestamp) {
         if let Ok(mut set) = self.revoked.write() {
             set.insert(jti, expires_at);
@@ -42,7 +56,7 @@ impl RevocationList {
     }
 
     /// Loads revocations recorded since the last sync (by any node) and forgets expired ones.
-    pub async fn sync(&self, store: &dyn RevocationStore, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn sync(&self, store: &dyn Store, now: Timestamp) -> Result<(), StoreError> {
         let since = self
             .synced_at
             .lock()
@@ -50,6 +64,15 @@ impl RevocationList {
             .and_then(|at| *at)
             .map_or(Timestamp::from_secs(0), |at| at - SYNC_OVERLAP);
         let fresh = store.revocations_since(since, now).await?;
+        let grants = store
+            .revoked_families_since(since.max(now - GRANT_MEMORY))
+            .await?;
+        if let Ok(mut set) = self.grants.write() {
+            set.retain(|_, forget_at| *forget_at > now);
+            for (family, revoked_at) in grants {
+                set.insert(family.as_str().to_owned(), revoked_at + GRANT_MEMORY);
+            }
+        }
         if let Ok(mut set) = self.revoked.write() {
             set.retain(|_, expires_at| *expires_at > now);
             for revocation in fresh {

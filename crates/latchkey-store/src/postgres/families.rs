@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use latchkey_core::clock::Timestamp;
 use latchkey_core::error::StoreError;
 use latchkey_core::family::{AuthorizationCode, CodeRedemption, Family, RefreshRotation, RefreshTokenRecord};
-use latchkey_core::id::{ClientId, FamilyId, Jti, UserId};
+use latchkey_core::id::{ClientId, FamilyId, UserId};
 use latchkey_core::pkce::CodeChallenge;
 use latchkey_core::scope::ScopeSet;
 use latchkey_core::secret::SecretHash;
@@ -232,48 +232,23 @@ impl FamilyStore for PostgresStore {
         Ok(RefreshRotation::AlreadyRotated(record, family, rotated_at))
     }
 
-    async fn record_access_token(
+    async fn revoked_families_since(
         &self,
-        jti: &Jti,
-        family: &FamilyId,
-        expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        // FOR SHARE waits for a revocation holding the family FOR UPDATE, so either it sees
-        // this token or this sees it: a token can never slip between the two.
-        let family_row =
-            sqlx::query("SELECT client_id, revoked_at FROM token_families WHERE id = $1 FOR SHARE")
-                .bind(family.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        sqlx::query("INSERT INTO family_access_tokens (jti, family_id, expires_at) VALUES ($1, $2, $3)")
-            .bind(jti.as_str())
-            .bind(family.as_str())
-            .bind(expires_at.as_secs())
-            .execute(&mut *tx)
+        since: Timestamp,
+    ) -> Result<Vec<(FamilyId, Timestamp)>, StoreError> {
+        let rows = sqlx::query("SELECT id, revoked_at FROM token_families WHERE revoked_at >= $1")
+            .bind(since.as_secs())
+            .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        let mut denied = false;
-        if let Some(row) = family_row {
-            if column::<Option<i64>>(&row, "revoked_at")?.is_some() {
-                sqlx::query(
-                    "INSERT INTO revoked_access_tokens (jti, client_id, expires_at, revoked_at)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
-                )
-                .bind(jti.as_str())
-                .bind(column::<String>(&row, "client_id")?)
-                .bind(expires_at.as_secs())
-                .bind(now.as_secs())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-                denied = true;
-            }
-        }
-        tx.commit().await.map_err(store_error)?;
-        Ok(denied)
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    FamilyId::new(column::<String>(row, "id")?),
+                    Timestamp::from_secs(column::<i64>(row, "revoked_at")?),
+                ))
+            })
+            .collect()
     }
 
     async fn revoke_family(&self, family: &FamilyId, now: Timestamp) -> Result<(), StoreError> {
@@ -287,19 +262,6 @@ impl FamilyStore for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO revoked_access_tokens (jti, client_id, expires_at, revoked_at)
-             SELECT a.jti, f.client_id, a.expires_at, $1 FROM family_access_tokens a
-             JOIN token_families f ON f.id = a.family_id
-             WHERE a.family_id = $2 AND a.expires_at > $1
-             ORDER BY a.jti
-             ON CONFLICT (jti) DO NOTHING",
-        )
-        .bind(now.as_secs())
-        .bind(family.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
         Ok(())
     }

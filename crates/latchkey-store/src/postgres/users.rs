@@ -207,20 +207,6 @@ impl ConsentStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO revoked_access_tokens (jti, client_id, expires_at, revoked_at)
-             SELECT a.jti, f.client_id, a.expires_at, $1 FROM family_access_tokens a
-             JOIN token_families f ON f.id = a.family_id
-             WHERE f.user_id = $2 AND f.client_id = $3 AND a.expires_at > $1
-             ORDER BY a.jti
-             ON CONFLICT (jti) DO NOTHING",
-        )
-        .bind(now.as_secs())
-        .bind(user.as_str())
-        .bind(client.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
         sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user.as_str())
             .bind(client.as_str())

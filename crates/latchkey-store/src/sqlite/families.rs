@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use latchkey_core::clock::Timestamp;
 use latchkey_core::error::StoreError;
 use latchkey_core::family::{AuthorizationCode, CodeRedemption, Family, RefreshRotation, RefreshTokenRecord};
-use latchkey_core::id::{ClientId, FamilyId, Jti, UserId};
+use latchkey_core::id::{ClientId, FamilyId, UserId};
 use latchkey_core::pkce::CodeChallenge;
 use latchkey_core::scope::ScopeSet;
 use latchkey_core::secret::SecretHash;
@@ -230,35 +230,23 @@ impl FamilyStore for SqliteStore {
         Ok(RefreshRotation::AlreadyRotated(record, family, rotated_at))
     }
 
-    async fn record_access_token(
+    async fn revoked_families_since(
         &self,
-        jti: &Jti,
-        family: &FamilyId,
-        expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await.map_err(store_error)?;
-        sqlx::query("INSERT INTO family_access_tokens (jti, family_id, expires_at) VALUES (?, ?, ?)")
-            .bind(jti.as_str())
-            .bind(family.as_str())
-            .bind(expires_at.as_secs())
-            .execute(&mut *tx)
+        since: Timestamp,
+    ) -> Result<Vec<(FamilyId, Timestamp)>, StoreError> {
+        let rows = sqlx::query("SELECT id, revoked_at FROM token_families WHERE revoked_at >= ?")
+            .bind(since.as_secs())
+            .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        let denied = sqlx::query(
-            "INSERT INTO revoked_access_tokens (jti, client_id, expires_at, revoked_at)
-             SELECT ?, client_id, ?, ? FROM token_families WHERE id = ? AND revoked_at IS NOT NULL
-             ON CONFLICT (jti) DO NOTHING",
-        )
-        .bind(jti.as_str())
-        .bind(expires_at.as_secs())
-        .bind(now.as_secs())
-        .bind(family.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(denied.rows_affected() > 0)
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    FamilyId::new(column::<String>(row, "id")?),
+                    Timestamp::from_secs(column::<i64>(row, "revoked_at")?),
+                ))
+            })
+            .collect()
     }
 
     async fn revoke_family(&self, family: &FamilyId, now: Timestamp) -> Result<(), StoreError> {
@@ -269,19 +257,6 @@ impl FamilyStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO revoked_access_tokens (jti, client_id, expires_at, revoked_at)
-             SELECT a.jti, f.client_id, a.expires_at, ? FROM family_access_tokens a
-             JOIN token_families f ON f.id = a.family_id
-             WHERE a.family_id = ? AND a.expires_at > ?
-             ON CONFLICT (jti) DO NOTHING",
-        )
-        .bind(now.as_secs())
-        .bind(family.as_str())
-        .bind(now.as_secs())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
         Ok(())
     }

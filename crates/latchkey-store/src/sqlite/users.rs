@@ -193,20 +193,6 @@ impl ConsentStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await.map_err(store_error)?;
         sqlx::query(
-            "INSERT INTO revoked_access_tokens (jti, client_id, expires_at, revoked_at)
-             SELECT a.jti, f.client_id, a.expires_at, ? FROM family_access_tokens a
-             JOIN token_families f ON f.id = a.family_id
-             WHERE f.user_id = ? AND f.client_id = ? AND a.expires_at > ?
-             ON CONFLICT (jti) DO NOTHING",
-        )
-        .bind(now.as_secs())
-        .bind(user.as_str())
-        .bind(client.as_str())
-        .bind(now.as_secs())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
             "UPDATE token_families SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL",
         )
         .bind(now.as_secs())

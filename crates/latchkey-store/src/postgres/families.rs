@@ -119,7 +119,8 @@ impl FamilyStore for PostgresStore {
         let redeemed = sqlx::query(
             "UPDATE authorization_codes SET consumed_at = $1
              WHERE code_hash = $2 AND consumed_at IS NULL AND expires_at > $1
-               AND family_id IN (SELECT id FROM token_families WHERE revoked_at IS NULL)
+               AND EXISTS (SELECT 1 FROM token_families f
+                           WHERE f.id = authorization_codes.family_id AND f.revoked_at IS NULL)
              RETURNING family_id, redirect_uri, redirect_given, code_challenge, nonce, expires_at",
         )
         .bind(now.as_secs())

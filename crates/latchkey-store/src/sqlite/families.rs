@@ -118,7 +118,8 @@ impl FamilyStore for SqliteStore {
         let redeemed = sqlx::query(
             "UPDATE authorization_codes SET consumed_at = ?
              WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?
-               AND family_id IN (SELECT id FROM token_families WHERE revoked_at IS NULL)
+               AND EXISTS (SELECT 1 FROM token_families f
+                           WHERE f.id = authorization_codes.family_id AND f.revoked_at IS NULL)
              RETURNING family_id, redirect_uri, redirect_given, code_challenge, nonce, expires_at",
         )
         .bind(now.as_secs())

@@ -63,6 +63,9 @@ impl SqliteStore {
                 .max_connections(1)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(5))
+                // An embedded file has no network to fail: skip the ping sqlx would send
+                // before every query (half of all round trips to the worker thread).
+                .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await;
             match opened {
@@ -82,6 +85,9 @@ impl SqliteStore {
             .max_connections(4)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(5))
+            // An embedded file has no network to fail: skip the ping sqlx would send
+            // before every query (half of all round trips to the worker thread).
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(ConnectError::Connect)?;

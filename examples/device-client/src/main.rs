@@ -9,7 +9,8 @@
 //!
 //! It finds the endpoints through discovery, prints the code and where to enter it, polls
 //! at the interval the server asks for (slowing down when told to), and prints the claims
-//! of the access token it receives.
+//! of the access token it receives. With `NOTES_API` set, it then reads the demo's notes
+//! API with that token.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -100,6 +101,21 @@ async fn run() -> Result<(), Error> {
     println!("Access token claims:\n{}", serde_json::to_string_pretty(&claims)?);
     if tokens.refresh_token().is_some() {
         println!("A refresh token was issued too.");
+    }
+    // In the demo, the device then calls the notes API with its token.
+    if let Ok(api) = std::env::var("NOTES_API") {
+        let notes: Value = http
+            .get(format!("{}/notes", api.trim_end_matches('/')))
+            .bearer_auth(tokens.access_token().secret())
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        println!(
+            "The notes API answered:\n{}",
+            serde_json::to_string_pretty(&notes)?
+        );
     }
     Ok(())
 }

@@ -66,9 +66,7 @@ pub async fn authorize(
         }
         _ => return Ok(Outcome::Login),
     };
-    if context.store.find_user(&session.user_id).await?.is_none() {
-        return Ok(Outcome::Login);
-    }
+    // No user lookup: a session row is deleted with its user (ON DELETE CASCADE).
     let approved = context
         .store
         .find_consent(&session.user_id, &request.client.id)

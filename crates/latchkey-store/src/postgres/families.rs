@@ -30,20 +30,22 @@ impl PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        row.map(|row| {
-            Ok(Family {
-                id: FamilyId::new(column::<String>(&row, "id")?),
-                client_id: ClientId::new(column::<String>(&row, "client_id")?),
-                user_id: UserId::new(column::<String>(&row, "user_id")?),
-                scopes: scopes(&row, "scopes")?,
-                auth_time: Timestamp::from_secs(column(&row, "auth_time")?),
-                created_at: Timestamp::from_secs(column(&row, "created_at")?),
-                expires_at: Timestamp::from_secs(column(&row, "expires_at")?),
-                revoked: column::<Option<i64>>(&row, "revoked_at")?.is_some(),
-            })
-        })
-        .transpose()
+        row.as_ref().map(|row| family_from_row(row, "scopes")).transpose()
     }
+}
+
+/// A family from a row; `scopes_column` names its scopes (they clash in joins).
+fn family_from_row(row: &PgRow, scopes_column: &str) -> Result<Family, StoreError> {
+    Ok(Family {
+        id: FamilyId::new(column::<String>(row, "id")?),
+        client_id: ClientId::new(column::<String>(row, "client_id")?),
+        user_id: UserId::new(column::<String>(row, "user_id")?),
+        scopes: scopes(row, scopes_column)?,
+        auth_time: Timestamp::from_secs(column(row, "auth_time")?),
+        created_at: Timestamp::from_secs(column(row, "created_at")?),
+        expires_at: Timestamp::from_secs(column(row, "expires_at")?),
+        revoked: column::<Option<i64>>(row, "revoked_at")?.is_some(),
+    })
 }
 
 fn code_from_row(row: &PgRow, hash: &SecretHash) -> Result<AuthorizationCode, StoreError> {
@@ -172,9 +174,13 @@ impl FamilyStore for PostgresStore {
         &self,
         hash: &SecretHash,
     ) -> Result<Option<(RefreshTokenRecord, Family, bool)>, StoreError> {
+        // One query for the token and its grant: this read is on every refresh.
         let row = sqlx::query(
-            "SELECT family_id, scopes, issued_at, idle_expires_at, rotated_at FROM refresh_tokens
-             WHERE token_hash = $1",
+            "SELECT r.family_id, r.scopes, r.issued_at, r.idle_expires_at, r.rotated_at,
+                    f.id, f.client_id, f.user_id, f.scopes AS family_scopes, f.auth_time, f.created_at,
+                    f.expires_at, f.revoked_at
+             FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id
+             WHERE r.token_hash = $1",
         )
         .bind(hash.as_bytes())
         .fetch_optional(&self.pool)
@@ -182,10 +188,7 @@ impl FamilyStore for PostgresStore {
         .map_err(store_error)?;
         let Some(row) = row else { return Ok(None) };
         let record = refresh_from_row(&row, hash)?;
-        let family = self
-            .family(record.family_id.as_str())
-            .await?
-            .ok_or_else(|| missing_family(&record.family_id))?;
+        let family = family_from_row(&row, "family_scopes")?;
         let rotated = column::<Option<i64>>(&row, "rotated_at")?.is_some();
         Ok(Some((record, family, rotated)))
     }

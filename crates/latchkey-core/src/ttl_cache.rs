@@ -46,13 +46,6 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         }
         entries.insert(key, (expires_at, value));
     }
-
-    /// Forgets `key`.
-    pub fn remove(&self, key: &K) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.remove(key);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -82,13 +75,5 @@ mod tests {
         cache.insert("newer", 4, t(100), t(7));
         assert_eq!(cache.get(&"live", t(7)), None);
         assert_eq!(cache.get(&"newer", t(7)), Some(4));
-    }
-
-    #[test]
-    fn removed_entries_are_gone() {
-        let cache = TtlCache::new(2);
-        cache.insert("a", 1, t(10), t(0));
-        cache.remove(&"a");
-        assert_eq!(cache.get(&"a", t(1)), None);
     }
 }

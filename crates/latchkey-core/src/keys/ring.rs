@@ -45,11 +45,6 @@ impl KeyRing {
         }
     }
 
-    /// The rotation policy in force.
-    pub fn policy(&self) -> RotationPolicy {
-        self.policy
-    }
-
     /// Reloads the key list from the store, decrypting only keys not already held.
     pub async fn refresh(&self, store: &dyn KeyStore) -> Result<(), KeyError> {
         let keys = store.list_keys().await?;

@@ -52,10 +52,6 @@ pub struct IssuedAccessToken {
     pub token: String,
     /// Seconds until it expires.
     pub expires_in: u64,
-    /// Its `jti`.
-    pub jti: Jti,
-    /// Its `exp`.
-    pub expires_at: Timestamp,
 }
 
 /// Signs an access token for `client_id` acting for `sub` with `scopes`.
@@ -88,8 +84,6 @@ pub fn issue(
     Ok(IssuedAccessToken {
         token,
         expires_in: ttl.as_secs(),
-        jti,
-        expires_at: now + ttl,
     })
 }
 

@@ -49,13 +49,13 @@ pub struct AuthorizationCode {
 }
 
 /// The outcome of redeeming a code: exactly one caller ever sees `Redeemed`.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
-    /// First use: here is the code and its family.
-    Redeemed(Box<(AuthorizationCode, Family)>),
+    /// First use: the code is spent and the refresh token given with it is stored.
+    Redeemed,
     /// Used before: the caller revokes the family.
     Replayed(FamilyId),
-    /// Unknown or expired.
+    /// Unknown, expired, or its grant revoked.
     Invalid,
 }
 
@@ -74,13 +74,22 @@ pub struct RefreshTokenRecord {
     pub idle_expires_at: Timestamp,
 }
 
-/// The outcome of rotating a refresh token.
-#[derive(Debug)]
+/// The outcome of rotating a refresh token into its successor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshRotation {
-    /// First use: this caller rotates it.
-    Fresh(RefreshTokenRecord, Family),
-    /// Already rotated at the given time (a concurrent refresh, a retry, or a replay).
-    AlreadyRotated(RefreshTokenRecord, Family, Timestamp),
+    /// First use: this caller rotated it and the successor is stored. `family_revoked`
+    /// says the grant was revoked meanwhile (the successor is then dead on arrival).
+    Fresh {
+        /// The grant was revoked before the rotation.
+        family_revoked: bool,
+    },
+    /// Already rotated (a concurrent refresh, a retry, or a replay); nothing was stored.
+    AlreadyRotated {
+        /// When it was rotated.
+        at: Timestamp,
+        /// The grant is revoked.
+        family_revoked: bool,
+    },
     /// Unknown.
     Invalid,
 }

@@ -159,11 +159,28 @@ pub trait FamilyStore: Send + Sync {
     async fn insert_family(&self, family: &Family) -> Result<(), StoreError>;
     /// The family with this id.
     async fn find_family(&self, id: &FamilyId) -> Result<Option<Family>, StoreError>;
-    /// Stores an authorization code.
-    async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
-    /// Marks the code used and returns it with its family, atomically, unless the family
-    /// was revoked first; a second use says `Replayed` so the caller revokes the family.
-    async fn redeem_code(&self, hash: &SecretHash, now: Timestamp) -> Result<CodeRedemption, StoreError>;
+    /// Stores a new family with the authorization code that starts it, atomically and in
+    /// one trip to the database (this is every authorization's write).
+    async fn insert_family_with_code(
+        &self,
+        family: &Family,
+        code: &AuthorizationCode,
+    ) -> Result<(), StoreError>;
+    /// The code with this hash, its family, and whether it was used already; a read, for
+    /// validating a redemption before spending the code.
+    async fn find_code(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<(AuthorizationCode, Family, bool)>, StoreError>;
+    /// Marks the code used and stores the refresh token issued for it, atomically, unless
+    /// it expired or its family was revoked first; a second use says `Replayed` so the
+    /// caller revokes the family.
+    async fn redeem_code(
+        &self,
+        hash: &SecretHash,
+        refresh_token: Option<&RefreshTokenRecord>,
+        now: Timestamp,
+    ) -> Result<CodeRedemption, StoreError>;
     /// Stores a refresh token.
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
     /// The refresh token with this hash, its family, and whether it was rotated already;
@@ -172,10 +189,13 @@ pub trait FamilyStore: Send + Sync {
         &self,
         hash: &SecretHash,
     ) -> Result<Option<(RefreshTokenRecord, Family, bool)>, StoreError>;
-    /// Marks a refresh token rotated, atomically; a token rotated before says when.
+    /// Marks a refresh token rotated and stores its successor, atomically and in one trip
+    /// to the database (this is every refresh's write); a token rotated before says when,
+    /// and then nothing is stored.
     async fn rotate_refresh_token(
         &self,
         hash: &SecretHash,
+        successor: &RefreshTokenRecord,
         now: Timestamp,
     ) -> Result<RefreshRotation, StoreError>;
     /// Families revoked at or after `since`, with when (the revocation list syncs on it).

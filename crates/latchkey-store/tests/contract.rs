@@ -268,42 +268,76 @@ async fn families_are_single_use_even_under_races(store: Arc<dyn Store>) {
         expires_at: t(10_000),
         revoked: false,
     };
-    store.insert_family(&family).await.unwrap();
     let code_hash = SecretHash::from_bytes(b"code".to_vec());
-    store
-        .insert_code(&AuthorizationCode {
-            hash: code_hash.clone(),
-            family_id: family.id.clone(),
-            redirect_uri: "https://app.example.com/cb".into(),
-            redirect_given: true,
-            code_challenge: None,
-            nonce: Some("n".into()),
-            expires_at: t(70),
-        })
-        .await
-        .unwrap();
+    let code = AuthorizationCode {
+        hash: code_hash.clone(),
+        family_id: family.id.clone(),
+        redirect_uri: "https://app.example.com/cb".into(),
+        redirect_given: true,
+        code_challenge: None,
+        nonce: Some("n".into()),
+        expires_at: t(70),
+    };
+    store.insert_family_with_code(&family, &code).await.unwrap();
+    assert_eq!(
+        store.find_family(&family.id).await.unwrap().as_ref(),
+        Some(&family)
+    );
+    let (found, found_family, used) = store.find_code(&code_hash).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            found.nonce.as_deref(),
+            found.redirect_given,
+            found.expires_at,
+            used
+        ),
+        (Some("n"), true, t(70), false)
+    );
+    assert_eq!(found_family, family);
+    assert!(
+        store
+            .find_code(&SecretHash::from_bytes(b"nope".to_vec()))
+            .await
+            .unwrap()
+            .is_none()
+    );
     // A warm-up round first, so a pooled backend has a connection open for every racer
     // and the racing statements truly overlap instead of queueing for connections.
     for warm_up in in_lockstep(&store, |store| async move { store.ping().await.unwrap() }) {
         warm_up.await.unwrap();
     }
+    let racing_hash = code_hash.clone();
     let racers = in_lockstep(&store, move |store| {
-        let hash = code_hash.clone();
-        async move { store.redeem_code(&hash, t(20)).await.unwrap() }
+        let hash = racing_hash.clone();
+        let refresh = RefreshTokenRecord {
+            hash: SecretHash::from_bytes(b"code-refresh".to_vec()),
+            family_id: FamilyId::new("f1"),
+            scopes: ScopeSet::parse("openid").unwrap(),
+            issued_at: t(20),
+            idle_expires_at: t(5_000),
+        };
+        // Every racer offers the same refresh token: a second insert would fail the test.
+        async move { store.redeem_code(&hash, Some(&refresh), t(20)).await.unwrap() }
     });
     let mut redeemed = 0;
     for racer in racers {
         match racer.await.unwrap() {
-            CodeRedemption::Redeemed(pair) => {
-                redeemed += 1;
-                assert_eq!(pair.1, family);
-                assert_eq!(pair.0.nonce.as_deref(), Some("n"));
-            }
+            CodeRedemption::Redeemed => redeemed += 1,
             CodeRedemption::Replayed(id) => assert_eq!(id, family.id),
             CodeRedemption::Invalid => panic!("a known code is never invalid before it expires"),
         }
     }
     assert_eq!(redeemed, 1, "exactly one redemption wins");
+    assert!(
+        store.find_code(&code_hash).await.unwrap().unwrap().2,
+        "the code is spent"
+    );
+    let (_, _, rotated) = store
+        .find_refresh_token(&SecretHash::from_bytes(b"code-refresh".to_vec()))
+        .await
+        .unwrap()
+        .unwrap(); // the winner's refresh token is stored
+    assert!(!rotated);
 
     let token_hash = SecretHash::from_bytes(b"refresh".to_vec());
     store
@@ -316,14 +350,50 @@ async fn families_are_single_use_even_under_races(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    assert!(matches!(
-        store.rotate_refresh_token(&token_hash, t(30)).await.unwrap(),
-        RefreshRotation::Fresh(..)
-    ));
-    match store.rotate_refresh_token(&token_hash, t(31)).await.unwrap() {
-        RefreshRotation::AlreadyRotated(_, _, at) => assert_eq!(at, t(30)),
-        other => panic!("expected AlreadyRotated, got {other:?}"),
-    }
+    let successor = |name: &[u8], at: Timestamp| RefreshTokenRecord {
+        hash: SecretHash::from_bytes(name.to_vec()),
+        family_id: family.id.clone(),
+        scopes: family.scopes.clone(),
+        issued_at: at,
+        idle_expires_at: t(5_000),
+    };
+    assert_eq!(
+        store
+            .rotate_refresh_token(&token_hash, &successor(b"second", t(30)), t(30))
+            .await
+            .unwrap(),
+        RefreshRotation::Fresh {
+            family_revoked: false
+        }
+    );
+    let (stored, _, rotated) = store
+        .find_refresh_token(&SecretHash::from_bytes(b"second".to_vec()))
+        .await
+        .unwrap()
+        .unwrap(); // the rotation stored the successor
+    assert_eq!((stored.issued_at, rotated), (t(30), false));
+    assert!(
+        store.find_refresh_token(&token_hash).await.unwrap().unwrap().2,
+        "the first is rotated"
+    );
+    assert_eq!(
+        store
+            .rotate_refresh_token(&token_hash, &successor(b"third", t(31)), t(31))
+            .await
+            .unwrap(),
+        RefreshRotation::AlreadyRotated {
+            at: t(30),
+            family_revoked: false
+        }
+    );
+    assert!(
+        store
+            .find_refresh_token(&SecretHash::from_bytes(b"third".to_vec()))
+            .await
+            .unwrap()
+            .is_none(),
+        "a second rotation stores nothing"
+    );
     store.revoke_family(&family.id, t(40)).await.unwrap();
     let revoked: Vec<String> = store
         .revoked_families_since(t(40))
@@ -340,17 +410,39 @@ async fn families_are_single_use_even_under_races(store: Arc<dyn Store>) {
         [family.id.to_string()],
         "the revocation list finds revoked grants by time"
     );
-    match store.rotate_refresh_token(&token_hash, t(41)).await.unwrap() {
-        RefreshRotation::AlreadyRotated(_, family, _) => assert!(family.revoked),
-        other => panic!("expected a revoked family, got {other:?}"),
-    }
-    assert!(matches!(
+    assert_eq!(
         store
-            .rotate_refresh_token(&SecretHash::from_bytes(b"nope".to_vec()), t(41))
+            .rotate_refresh_token(&token_hash, &successor(b"fourth", t(41)), t(41))
+            .await
+            .unwrap(),
+        RefreshRotation::AlreadyRotated {
+            at: t(30),
+            family_revoked: true
+        }
+    );
+    assert_eq!(
+        store
+            .rotate_refresh_token(
+                &SecretHash::from_bytes(b"second".to_vec()),
+                &successor(b"fifth", t(41)),
+                t(41)
+            )
+            .await
+            .unwrap(),
+        RefreshRotation::Fresh { family_revoked: true },
+        "rotating in a revoked grant says so"
+    );
+    assert_eq!(
+        store
+            .rotate_refresh_token(
+                &SecretHash::from_bytes(b"nope".to_vec()),
+                &successor(b"sixth", t(41)),
+                t(41)
+            )
             .await
             .unwrap(),
         RefreshRotation::Invalid
-    ));
+    );
 }
 
 fn user(id: &str, username: &str, created: i64) -> User {
@@ -788,21 +880,23 @@ async fn postgres_single_use_rules_hold_when_two_nodes_race_in_lockstep() {
     let store = &nodes[0];
     store.insert_user(&user("ru", "Rita", 1), "h").await.unwrap();
     store.insert_client(&client("rc", Some(b"h"))).await.unwrap();
-    store.insert_family(&family("rf", "rc", "ru")).await.unwrap();
-    let racer = |i: usize| Arc::clone(&nodes[i % 2]);
-
     store
-        .insert_code(&AuthorizationCode {
-            hash: hash(b"race-code"),
-            family_id: FamilyId::new("rf"),
-            redirect_uri: "https://app.example.com/cb".into(),
-            redirect_given: false,
-            code_challenge: None,
-            nonce: None,
-            expires_at: t(70),
-        })
+        .insert_family_with_code(
+            &family("rf", "rc", "ru"),
+            &AuthorizationCode {
+                hash: hash(b"race-code"),
+                family_id: FamilyId::new("rf"),
+                redirect_uri: "https://app.example.com/cb".into(),
+                redirect_given: false,
+                code_challenge: None,
+                nonce: None,
+                expires_at: t(70),
+            },
+        )
         .await
         .unwrap();
+    let racer = |i: usize| Arc::clone(&nodes[i % 2]);
+
     let outcomes = release_together(
         &schema,
         "authorization_codes",
@@ -811,13 +905,13 @@ async fn postgres_single_use_rules_hold_when_two_nodes_race_in_lockstep() {
         8,
         |i| {
             let store = racer(i);
-            async move { store.redeem_code(&hash(b"race-code"), t(20)).await.unwrap() }
+            async move { store.redeem_code(&hash(b"race-code"), None, t(20)).await.unwrap() }
         },
     )
     .await;
     let redeemed = outcomes
         .iter()
-        .filter(|o| matches!(o, CodeRedemption::Redeemed(_)))
+        .filter(|o| matches!(o, CodeRedemption::Redeemed))
         .count();
     let replayed = outcomes
         .iter()
@@ -842,7 +936,17 @@ async fn postgres_single_use_rules_hold_when_two_nodes_race_in_lockstep() {
             (
                 now,
                 store
-                    .rotate_refresh_token(&hash(b"race-refresh"), now)
+                    .rotate_refresh_token(
+                        &hash(b"race-refresh"),
+                        &RefreshTokenRecord {
+                            hash: hash(format!("race-successor-{i}").as_bytes()),
+                            family_id: FamilyId::new("rf"),
+                            scopes: ScopeSet::parse("openid").unwrap(),
+                            issued_at: now,
+                            idle_expires_at: t(5_000),
+                        },
+                        now,
+                    )
                     .await
                     .unwrap(),
             )
@@ -851,13 +955,13 @@ async fn postgres_single_use_rules_hold_when_two_nodes_race_in_lockstep() {
     .await;
     let winners: Vec<Timestamp> = outcomes
         .iter()
-        .filter_map(|(now, o)| matches!(o, RefreshRotation::Fresh(..)).then_some(*now))
+        .filter_map(|(now, o)| matches!(o, RefreshRotation::Fresh { .. }).then_some(*now))
         .collect();
     assert_eq!(winners.len(), 1, "one refresh token, one rotation");
     for (_, outcome) in &outcomes {
         match outcome {
-            RefreshRotation::Fresh(..) => {}
-            RefreshRotation::AlreadyRotated(_, _, at) => assert_eq!(*at, winners[0], "the winner's time"),
+            RefreshRotation::Fresh { .. } => {}
+            RefreshRotation::AlreadyRotated { at, .. } => assert_eq!(*at, winners[0], "the winner's time"),
             RefreshRotation::Invalid => panic!("a known refresh token is never invalid"),
         }
     }

@@ -149,20 +149,17 @@ async fn issue(
                 expires_at: now + context.config.refresh_token_ttl,
                 revoked: false,
             };
-            context.store.insert_family(&family).await?;
             let code = OpaqueToken::generate();
-            context
-                .store
-                .insert_code(&AuthorizationCode {
-                    hash: context.hasher.hash_token(&code),
-                    family_id: family.id.clone(),
-                    redirect_uri: request.redirect_uri.clone(),
-                    redirect_given: request.redirect_given,
-                    code_challenge: request.code_challenge.clone(),
-                    nonce: request.nonce.clone(),
-                    expires_at: now + context.config.auth_code_ttl,
-                })
-                .await?;
+            let record = AuthorizationCode {
+                hash: context.hasher.hash_token(&code),
+                family_id: family.id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                redirect_given: request.redirect_given,
+                code_challenge: request.code_challenge.clone(),
+                nonce: request.nonce.clone(),
+                expires_at: now + context.config.auth_code_ttl,
+            };
+            context.store.insert_family_with_code(&family, &record).await?;
             Ok(request.success_redirect(issuer, &[("code", code.expose())]))
         }
         ResponseType::Token | ResponseType::IdTokenToken => {

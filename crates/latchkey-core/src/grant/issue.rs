@@ -13,13 +13,56 @@ use crate::scope::{OPENID, ScopeSet};
 use crate::secret::OpaqueToken;
 use crate::token::{access, id_token};
 
-/// Issues the tokens for `family` with `scopes` (the family's, or a narrower set).
+/// A refresh token about to be issued: the value for the client and the record to store.
+pub(crate) struct NewRefreshToken {
+    pub(crate) token: OpaqueToken,
+    pub(crate) record: RefreshTokenRecord,
+}
+
+/// Mints a refresh token for `family` (not yet stored).
+pub(crate) fn new_refresh_token(context: &Context, family: &Family, now: Timestamp) -> NewRefreshToken {
+    let token = OpaqueToken::generate();
+    let record = RefreshTokenRecord {
+        hash: context.hasher.hash_token(&token),
+        family_id: family.id.clone(),
+        // The refresh token carries the whole grant; a narrower access token does not
+        // shrink what later refreshes may ask for (RFC 6749 §6).
+        scopes: family.scopes.clone(),
+        issued_at: now,
+        idle_expires_at: (now + context.config.refresh_idle_ttl).min(family.expires_at),
+    };
+    NewRefreshToken { token, record }
+}
+
+/// Issues the tokens for `family` with `scopes` (the family's, or a narrower set),
+/// storing a new refresh token when the client is registered for them.
 pub(crate) async fn tokens_for_family(
     context: &Context,
     client: &Client,
     family: &Family,
     scopes: &ScopeSet,
     nonce: Option<&str>,
+    now: Timestamp,
+) -> Result<TokenResponse, OAuthError> {
+    let refresh_token = if client.allows(GrantType::RefreshToken) {
+        let new = new_refresh_token(context, family, now);
+        context.store.insert_refresh_token(&new.record).await?;
+        Some(new.token)
+    } else {
+        None
+    };
+    respond(context, client, family, scopes, nonce, refresh_token, now)
+}
+
+/// The token response for `family`: a fresh access token, the refresh token already
+/// stored (if any), and an ID token when `openid` was granted.
+pub(crate) fn respond(
+    context: &Context,
+    client: &Client,
+    family: &Family,
+    scopes: &ScopeSet,
+    nonce: Option<&str>,
+    refresh_token: Option<OpaqueToken>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let access = access::issue(
@@ -30,22 +73,6 @@ pub(crate) async fn tokens_for_family(
         Some(&family.id),
         now,
     )?;
-    let refresh_token = if client.allows(GrantType::RefreshToken) {
-        let token = OpaqueToken::generate();
-        let record = RefreshTokenRecord {
-            hash: context.hasher.hash_token(&token),
-            family_id: family.id.clone(),
-            // The refresh token carries the whole grant; a narrower access token does not
-            // shrink what later refreshes may ask for (RFC 6749 §6).
-            scopes: family.scopes.clone(),
-            issued_at: now,
-            idle_expires_at: (now + context.config.refresh_idle_ttl).min(family.expires_at),
-        };
-        context.store.insert_refresh_token(&record).await?;
-        Some(token.expose().to_owned())
-    } else {
-        None
-    };
     let id_token = if scopes.contains(OPENID) {
         Some(id_token::issue(
             context,
@@ -64,7 +91,7 @@ pub(crate) async fn tokens_for_family(
         token_type: "Bearer",
         expires_in: access.expires_in,
         scope: Some(scopes.to_string()).filter(|s| !s.is_empty()),
-        refresh_token,
+        refresh_token: refresh_token.map(|token| token.expose().to_owned()),
         id_token,
     })
 }

@@ -6,7 +6,7 @@
 //! theft and revokes the whole family, including every sibling issued in the window.
 
 use super::TokenResponse;
-use super::issue::{revoke_family, tokens_for_family};
+use super::issue::{new_refresh_token, respond, revoke_family};
 use crate::client::Client;
 use crate::clock::Timestamp;
 use crate::context::Context;
@@ -63,16 +63,24 @@ pub(super) async fn exchange(
             ));
         }
     };
-    match context.store.rotate_refresh_token(&hash, now).await? {
+    // The successor is stored in the same atomic step that rotates the presented token.
+    let successor = new_refresh_token(context, &family, now);
+    match context
+        .store
+        .rotate_refresh_token(&hash, &successor.record, now)
+        .await?
+    {
         RefreshRotation::Invalid => return Err(invalid_grant("the refresh token is invalid")),
-        RefreshRotation::Fresh(_, family) if family.revoked => {
+        RefreshRotation::Fresh { family_revoked: true } => {
             return Err(invalid_grant("the refresh token has been revoked"));
         }
-        RefreshRotation::Fresh(..) => {}
-        RefreshRotation::AlreadyRotated(_, family, rotated_at) => {
-            let within_grace = now <= rotated_at + context.config.refresh_grace;
-            if !within_grace || family.revoked {
-                if !family.revoked {
+        RefreshRotation::Fresh {
+            family_revoked: false,
+        } => {}
+        RefreshRotation::AlreadyRotated { at, family_revoked } => {
+            let within_grace = now <= at + context.config.refresh_grace;
+            if !within_grace || family_revoked {
+                if !family_revoked {
                     revoke_family(
                         context,
                         &family.id,
@@ -85,7 +93,17 @@ pub(super) async fn exchange(
                     "the refresh token was already used; the whole grant is revoked (reuse detection)",
                 ));
             }
+            // Within the grace window: a sibling in the same family.
+            context.store.insert_refresh_token(&successor.record).await?;
         }
     }
-    tokens_for_family(context, client, &family, &scopes, None, now).await
+    respond(
+        context,
+        client,
+        &family,
+        &scopes,
+        None,
+        Some(successor.token),
+        now,
+    )
 }

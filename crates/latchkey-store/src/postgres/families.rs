@@ -48,7 +48,12 @@ fn family_from_row(row: &PgRow, scopes_column: &str) -> Result<Family, StoreErro
     })
 }
 
-fn code_from_row(row: &PgRow, hash: &SecretHash) -> Result<AuthorizationCode, StoreError> {
+/// A code from a row; `expires_column` names its expiry (it clashes in joins).
+fn code_from_row(
+    row: &PgRow,
+    hash: &SecretHash,
+    expires_column: &str,
+) -> Result<AuthorizationCode, StoreError> {
     Ok(AuthorizationCode {
         hash: hash.clone(),
         family_id: FamilyId::new(column::<String>(row, "family_id")?),
@@ -56,7 +61,7 @@ fn code_from_row(row: &PgRow, hash: &SecretHash) -> Result<AuthorizationCode, St
         redirect_given: column(row, "redirect_given")?,
         code_challenge: column::<Option<String>>(row, "code_challenge")?.map(CodeChallenge::from_stored),
         nonce: column(row, "nonce")?,
-        expires_at: Timestamp::from_secs(column(row, "expires_at")?),
+        expires_at: Timestamp::from_secs(column(row, expires_column)?),
     })
 }
 
@@ -68,10 +73,6 @@ fn refresh_from_row(row: &PgRow, hash: &SecretHash) -> Result<RefreshTokenRecord
         issued_at: Timestamp::from_secs(column(row, "issued_at")?),
         idle_expires_at: Timestamp::from_secs(column(row, "idle_expires_at")?),
     })
-}
-
-fn missing_family(id: &FamilyId) -> StoreError {
-    StoreError::Corrupt(format!("token family {id} is missing"))
 }
 
 #[async_trait]
@@ -98,14 +99,28 @@ impl FamilyStore for PostgresStore {
         self.family(id.as_str()).await
     }
 
-    async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+    async fn insert_family_with_code(
+        &self,
+        family: &Family,
+        code: &AuthorizationCode,
+    ) -> Result<(), StoreError> {
+        // One statement: the foreign key is checked at its end, when the family exists.
         sqlx::query(
-            "INSERT INTO authorization_codes
+            "WITH family AS (
+                 INSERT INTO token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id)
+             INSERT INTO authorization_codes
              (code_hash, family_id, redirect_uri, redirect_given, code_challenge, nonce, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             SELECT $8, id, $9, $10, $11, $12, $13 FROM family",
         )
+        .bind(family.id.as_str())
+        .bind(family.client_id.as_str())
+        .bind(family.user_id.as_str())
+        .bind(family.scopes.to_string())
+        .bind(family.auth_time.as_secs())
+        .bind(family.created_at.as_secs())
+        .bind(family.expires_at.as_secs())
         .bind(code.hash.as_bytes())
-        .bind(code.family_id.as_str())
         .bind(&code.redirect_uri)
         .bind(code.redirect_given)
         .bind(code.code_challenge.as_ref().map(CodeChallenge::as_str))
@@ -117,26 +132,61 @@ impl FamilyStore for PostgresStore {
         Ok(())
     }
 
-    async fn redeem_code(&self, hash: &SecretHash, now: Timestamp) -> Result<CodeRedemption, StoreError> {
-        let redeemed = sqlx::query(
-            "UPDATE authorization_codes SET consumed_at = $1
-             WHERE code_hash = $2 AND consumed_at IS NULL AND expires_at > $1
-               AND EXISTS (SELECT 1 FROM token_families f
-                           WHERE f.id = authorization_codes.family_id AND f.revoked_at IS NULL)
-             RETURNING family_id, redirect_uri, redirect_given, code_challenge, nonce, expires_at",
+    async fn find_code(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<(AuthorizationCode, Family, bool)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.family_id, c.redirect_uri, c.redirect_given, c.code_challenge, c.nonce,
+                    c.expires_at AS code_expires_at, c.consumed_at,
+                    f.id, f.client_id, f.user_id, f.scopes, f.auth_time, f.created_at, f.expires_at,
+                    f.revoked_at
+             FROM authorization_codes c JOIN token_families f ON f.id = c.family_id
+             WHERE c.code_hash = $1",
         )
-        .bind(now.as_secs())
         .bind(hash.as_bytes())
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        if let Some(row) = redeemed {
-            let code = code_from_row(&row, hash)?;
-            let family = self
-                .family(code.family_id.as_str())
-                .await?
-                .ok_or_else(|| missing_family(&code.family_id))?;
-            return Ok(CodeRedemption::Redeemed(Box::new((code, family))));
+        let Some(row) = row else { return Ok(None) };
+        let code = code_from_row(&row, hash, "code_expires_at")?;
+        let family = family_from_row(&row, "scopes")?;
+        let used = column::<Option<i64>>(&row, "consumed_at")?.is_some();
+        Ok(Some((code, family, used)))
+    }
+
+    async fn redeem_code(
+        &self,
+        hash: &SecretHash,
+        refresh_token: Option<&RefreshTokenRecord>,
+        now: Timestamp,
+    ) -> Result<CodeRedemption, StoreError> {
+        // The refresh token is inserted only if this statement's UPDATE spent the code.
+        let redeemed = sqlx::query(
+            "WITH redeemed AS (
+                 UPDATE authorization_codes SET consumed_at = $1
+                 WHERE code_hash = $2 AND consumed_at IS NULL AND expires_at > $1
+                   AND EXISTS (SELECT 1 FROM token_families f
+                               WHERE f.id = authorization_codes.family_id AND f.revoked_at IS NULL)
+                 RETURNING family_id),
+             refresh AS (
+                 INSERT INTO refresh_tokens (token_hash, family_id, scopes, issued_at, idle_expires_at)
+                 SELECT $3, $4, $5, $6, $7 FROM redeemed WHERE $8)
+             SELECT family_id FROM redeemed",
+        )
+        .bind(now.as_secs())
+        .bind(hash.as_bytes())
+        .bind(refresh_token.map(|r| r.hash.as_bytes()))
+        .bind(refresh_token.map(|r| r.family_id.as_str()))
+        .bind(refresh_token.map(|r| r.scopes.to_string()))
+        .bind(refresh_token.map(|r| r.issued_at.as_secs()))
+        .bind(refresh_token.map(|r| r.idle_expires_at.as_secs()))
+        .bind(refresh_token.is_some())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        if redeemed.is_some() {
+            return Ok(CodeRedemption::Redeemed);
         }
         // The loser of a race reads after the winner committed (it waited on the row lock),
         // so it sees `consumed_at` and reports a replay.
@@ -196,44 +246,50 @@ impl FamilyStore for PostgresStore {
     async fn rotate_refresh_token(
         &self,
         hash: &SecretHash,
+        successor: &RefreshTokenRecord,
         now: Timestamp,
     ) -> Result<RefreshRotation, StoreError> {
+        // A concurrent rotation of the same row waits for the first to commit and then
+        // finds `rotated_at` set: one winner, and only the winner inserts its successor.
         let rotated = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL
-             RETURNING family_id, scopes, issued_at, idle_expires_at",
+            "WITH rotated AS (
+                 UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL
+                 RETURNING family_id),
+             successor AS (
+                 INSERT INTO refresh_tokens (token_hash, family_id, scopes, issued_at, idle_expires_at)
+                 SELECT $3, $4, $5, $6, $7 FROM rotated)
+             SELECT f.revoked_at FROM rotated r JOIN token_families f ON f.id = r.family_id",
         )
         .bind(now.as_secs())
+        .bind(hash.as_bytes())
+        .bind(successor.hash.as_bytes())
+        .bind(successor.family_id.as_str())
+        .bind(successor.scopes.to_string())
+        .bind(successor.issued_at.as_secs())
+        .bind(successor.idle_expires_at.as_secs())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        if let Some(row) = rotated {
+            return Ok(RefreshRotation::Fresh {
+                family_revoked: column::<Option<i64>>(&row, "revoked_at")?.is_some(),
+            });
+        }
+        let row = sqlx::query(
+            "SELECT r.rotated_at, f.revoked_at FROM refresh_tokens r
+             JOIN token_families f ON f.id = r.family_id WHERE r.token_hash = $1",
+        )
         .bind(hash.as_bytes())
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        let (row, fresh) = match rotated {
-            Some(row) => (row, true),
-            None => {
-                let row = sqlx::query(
-                    "SELECT family_id, scopes, issued_at, idle_expires_at, rotated_at FROM refresh_tokens
-                     WHERE token_hash = $1",
-                )
-                .bind(hash.as_bytes())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(store_error)?;
-                let Some(row) = row else {
-                    return Ok(RefreshRotation::Invalid);
-                };
-                (row, false)
-            }
+        let Some(row) = row else {
+            return Ok(RefreshRotation::Invalid);
         };
-        let record = refresh_from_row(&row, hash)?;
-        let family = self
-            .family(record.family_id.as_str())
-            .await?
-            .ok_or_else(|| missing_family(&record.family_id))?;
-        if fresh {
-            return Ok(RefreshRotation::Fresh(record, family));
-        }
-        let rotated_at = Timestamp::from_secs(column::<Option<i64>>(&row, "rotated_at")?.unwrap_or_default());
-        Ok(RefreshRotation::AlreadyRotated(record, family, rotated_at))
+        Ok(RefreshRotation::AlreadyRotated {
+            at: Timestamp::from_secs(column::<Option<i64>>(&row, "rotated_at")?.unwrap_or_default()),
+            family_revoked: column::<Option<i64>>(&row, "revoked_at")?.is_some(),
+        })
     }
 
     async fn revoked_families_since(

@@ -12,7 +12,7 @@ use latchkey_core::secret::SecretHash;
 use latchkey_core::store::FamilyStore;
 use sqlx::sqlite::SqliteRow;
 
-use super::{SqliteStore, column, store_error};
+use super::{ScriptArguments, SqliteStore, column, store_error};
 
 fn scopes(row: &SqliteRow, name: &str) -> Result<ScopeSet, StoreError> {
     let text: String = column(row, name)?;
@@ -47,7 +47,12 @@ fn family_from_row(row: &SqliteRow, scopes_column: &str) -> Result<Family, Store
     })
 }
 
-fn code_from_row(row: &SqliteRow, hash: &SecretHash) -> Result<AuthorizationCode, StoreError> {
+/// A code from a row; `expires_column` names its expiry (it clashes in joins).
+fn code_from_row(
+    row: &SqliteRow,
+    hash: &SecretHash,
+    expires_column: &str,
+) -> Result<AuthorizationCode, StoreError> {
     Ok(AuthorizationCode {
         hash: hash.clone(),
         family_id: FamilyId::new(column::<String>(row, "family_id")?),
@@ -55,7 +60,7 @@ fn code_from_row(row: &SqliteRow, hash: &SecretHash) -> Result<AuthorizationCode
         redirect_given: column::<i64>(row, "redirect_given")? != 0,
         code_challenge: column::<Option<String>>(row, "code_challenge")?.map(CodeChallenge::from_stored),
         nonce: column(row, "nonce")?,
-        expires_at: Timestamp::from_secs(column(row, "expires_at")?),
+        expires_at: Timestamp::from_secs(column(row, expires_column)?),
     })
 }
 
@@ -67,10 +72,6 @@ fn refresh_from_row(row: &SqliteRow, hash: &SecretHash) -> Result<RefreshTokenRe
         issued_at: Timestamp::from_secs(column(row, "issued_at")?),
         idle_expires_at: Timestamp::from_secs(column(row, "idle_expires_at")?),
     })
-}
-
-fn missing_family(id: &FamilyId) -> StoreError {
-    StoreError::Corrupt(format!("token family {id} is missing"))
 }
 
 #[async_trait]
@@ -97,46 +98,96 @@ impl FamilyStore for SqliteStore {
         self.family(id.as_str()).await
     }
 
-    async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO authorization_codes
+    async fn insert_family_with_code(
+        &self,
+        family: &Family,
+        code: &AuthorizationCode,
+    ) -> Result<(), StoreError> {
+        let arguments = ScriptArguments::new()
+            .push(family.id.as_str().to_owned())?
+            .push(family.client_id.as_str().to_owned())?
+            .push(family.user_id.as_str().to_owned())?
+            .push(family.scopes.to_string())?
+            .push(family.auth_time.as_secs())?
+            .push(family.created_at.as_secs())?
+            .push(family.expires_at.as_secs())?
+            .push(code.hash.as_bytes().to_vec())?
+            .push(code.family_id.as_str().to_owned())?
+            .push(code.redirect_uri.clone())?
+            .push(i64::from(code.redirect_given))?
+            .push(code.code_challenge.as_ref().map(|c| c.as_str().to_owned()))?
+            .push(code.nonce.clone())?
+            .push(code.expires_at.as_secs())?;
+        self.write_script(
+            "BEGIN IMMEDIATE;
+             INSERT INTO token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?);
+             INSERT INTO authorization_codes
              (code_hash, family_id, redirect_uri, redirect_given, code_challenge, nonce, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?);
+             COMMIT;",
+            arguments.into_inner(),
         )
-        .bind(code.hash.as_bytes())
-        .bind(code.family_id.as_str())
-        .bind(&code.redirect_uri)
-        .bind(i64::from(code.redirect_given))
-        .bind(code.code_challenge.as_ref().map(CodeChallenge::as_str))
-        .bind(&code.nonce)
-        .bind(code.expires_at.as_secs())
-        .execute(&self.writer)
-        .await
-        .map_err(store_error)?;
+        .await?;
         Ok(())
     }
 
-    async fn redeem_code(&self, hash: &SecretHash, now: Timestamp) -> Result<CodeRedemption, StoreError> {
-        let redeemed = sqlx::query(
-            "UPDATE authorization_codes SET consumed_at = ?
-             WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?
-               AND EXISTS (SELECT 1 FROM token_families f
-                           WHERE f.id = authorization_codes.family_id AND f.revoked_at IS NULL)
-             RETURNING family_id, redirect_uri, redirect_given, code_challenge, nonce, expires_at",
+    async fn find_code(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<(AuthorizationCode, Family, bool)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.family_id, c.redirect_uri, c.redirect_given, c.code_challenge, c.nonce,
+                    c.expires_at AS code_expires_at, c.consumed_at,
+                    f.id, f.client_id, f.user_id, f.scopes, f.auth_time, f.created_at, f.expires_at,
+                    f.revoked_at
+             FROM authorization_codes c JOIN token_families f ON f.id = c.family_id
+             WHERE c.code_hash = ?",
         )
-        .bind(now.as_secs())
         .bind(hash.as_bytes())
-        .bind(now.as_secs())
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        if let Some(row) = redeemed {
-            let code = code_from_row(&row, hash)?;
-            let family = self
-                .family(code.family_id.as_str())
-                .await?
-                .ok_or_else(|| missing_family(&code.family_id))?;
-            return Ok(CodeRedemption::Redeemed(Box::new((code, family))));
+        let Some(row) = row else { return Ok(None) };
+        let code = code_from_row(&row, hash, "code_expires_at")?;
+        let family = family_from_row(&row, "scopes")?;
+        let used = column::<Option<i64>>(&row, "consumed_at")?.is_some();
+        Ok(Some((code, family, used)))
+    }
+
+    async fn redeem_code(
+        &self,
+        hash: &SecretHash,
+        refresh_token: Option<&RefreshTokenRecord>,
+        now: Timestamp,
+    ) -> Result<CodeRedemption, StoreError> {
+        // The refresh token is inserted only if this script's UPDATE spent the code.
+        let arguments = ScriptArguments::new()
+            .push(now.as_secs())?
+            .push(hash.as_bytes().to_vec())?
+            .push(now.as_secs())?
+            .push(refresh_token.map(|r| r.hash.as_bytes().to_vec()))?
+            .push(refresh_token.map(|r| r.family_id.as_str().to_owned()))?
+            .push(refresh_token.map(|r| r.scopes.to_string()))?
+            .push(refresh_token.map(|r| r.issued_at.as_secs()))?
+            .push(refresh_token.map(|r| r.idle_expires_at.as_secs()))?
+            .push(i64::from(refresh_token.is_some()))?;
+        let redeemed = self
+            .write_script(
+                "BEGIN IMMEDIATE;
+                 UPDATE authorization_codes SET consumed_at = ?
+                 WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?
+                   AND EXISTS (SELECT 1 FROM token_families f
+                               WHERE f.id = authorization_codes.family_id AND f.revoked_at IS NULL)
+                 RETURNING family_id;
+                 INSERT INTO refresh_tokens (token_hash, family_id, scopes, issued_at, idle_expires_at)
+                 SELECT ?, ?, ?, ?, ? WHERE changes() = 1 AND ?;
+                 COMMIT;",
+                arguments.into_inner(),
+            )
+            .await?;
+        if !redeemed.is_empty() {
+            return Ok(CodeRedemption::Redeemed);
         }
         let previous =
             sqlx::query("SELECT family_id, consumed_at FROM authorization_codes WHERE code_hash = ?")
@@ -194,44 +245,51 @@ impl FamilyStore for SqliteStore {
     async fn rotate_refresh_token(
         &self,
         hash: &SecretHash,
+        successor: &RefreshTokenRecord,
         now: Timestamp,
     ) -> Result<RefreshRotation, StoreError> {
-        let rotated = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL
-             RETURNING family_id, scopes, issued_at, idle_expires_at",
+        // The successor is inserted only if this statement's UPDATE rotated the token:
+        // `changes()` is the row count of the statement before it on this connection.
+        let arguments = ScriptArguments::new()
+            .push(now.as_secs())?
+            .push(hash.as_bytes().to_vec())?
+            .push(successor.hash.as_bytes().to_vec())?
+            .push(successor.family_id.as_str().to_owned())?
+            .push(successor.scopes.to_string())?
+            .push(successor.issued_at.as_secs())?
+            .push(successor.idle_expires_at.as_secs())?;
+        let rotated = self
+            .write_script(
+                "BEGIN IMMEDIATE;
+                 UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL
+                 RETURNING (SELECT revoked_at FROM token_families f
+                            WHERE f.id = refresh_tokens.family_id) AS family_revoked_at;
+                 INSERT INTO refresh_tokens (token_hash, family_id, scopes, issued_at, idle_expires_at)
+                 SELECT ?, ?, ?, ?, ? WHERE changes() = 1;
+                 COMMIT;",
+                arguments.into_inner(),
+            )
+            .await?;
+        if let Some(row) = rotated.first() {
+            return Ok(RefreshRotation::Fresh {
+                family_revoked: column::<Option<i64>>(row, "family_revoked_at")?.is_some(),
+            });
+        }
+        let row = sqlx::query(
+            "SELECT r.rotated_at, f.revoked_at FROM refresh_tokens r
+             JOIN token_families f ON f.id = r.family_id WHERE r.token_hash = ?",
         )
-        .bind(now.as_secs())
         .bind(hash.as_bytes())
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        let (row, fresh) = match rotated {
-            Some(row) => (row, true),
-            None => {
-                let row = sqlx::query(
-                    "SELECT family_id, scopes, issued_at, idle_expires_at, rotated_at FROM refresh_tokens
-                     WHERE token_hash = ?",
-                )
-                .bind(hash.as_bytes())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(store_error)?;
-                let Some(row) = row else {
-                    return Ok(RefreshRotation::Invalid);
-                };
-                (row, false)
-            }
+        let Some(row) = row else {
+            return Ok(RefreshRotation::Invalid);
         };
-        let record = refresh_from_row(&row, hash)?;
-        let family = self
-            .family(record.family_id.as_str())
-            .await?
-            .ok_or_else(|| missing_family(&record.family_id))?;
-        if fresh {
-            return Ok(RefreshRotation::Fresh(record, family));
-        }
-        let rotated_at = Timestamp::from_secs(column::<Option<i64>>(&row, "rotated_at")?.unwrap_or_default());
-        Ok(RefreshRotation::AlreadyRotated(record, family, rotated_at))
+        Ok(RefreshRotation::AlreadyRotated {
+            at: Timestamp::from_secs(column::<Option<i64>>(&row, "rotated_at")?.unwrap_or_default()),
+            family_revoked: column::<Option<i64>>(&row, "revoked_at")?.is_some(),
+        })
     }
 
     async fn revoked_families_since(

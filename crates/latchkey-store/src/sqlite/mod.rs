@@ -18,9 +18,10 @@ use async_trait::async_trait;
 use latchkey_core::error::StoreError;
 use latchkey_core::store::Store;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
-use sqlx::{Connection, Executor, Row};
+use sqlx::{Arguments, Connection, Executor, Row};
 
 use crate::ConnectError;
 use crate::migrate::SQLITE as MIGRATIONS;
@@ -153,6 +154,60 @@ async fn apply(
         "applied migration"
     );
     Ok(())
+}
+
+impl SqliteStore {
+    /// Runs `script` (`BEGIN IMMEDIATE; ...; COMMIT`, several statements sharing one list
+    /// of positional arguments) on the writer and returns the rows its statements return.
+    ///
+    /// The whole script is one trip to the connection's worker thread instead of one per
+    /// statement, which is what a write costs here under load. It runs in a task of its
+    /// own so that a request cancelled half-way (a client hanging up) cannot leave the
+    /// writer inside an open transaction; a failing statement rolls the script back.
+    pub(crate) async fn write_script(
+        &self,
+        script: &'static str,
+        arguments: SqliteArguments<'static>,
+    ) -> Result<Vec<SqliteRow>, StoreError> {
+        debug_assert!(script.trim_start().starts_with("BEGIN") && script.trim_end().ends_with("COMMIT;"));
+        let writer = self.writer.clone();
+        let task = tokio::spawn(async move {
+            let mut conn = writer.acquire().await?;
+            let outcome = sqlx::query_with(script, arguments).fetch_all(&mut *conn).await;
+            if outcome.is_err() {
+                // Ends the transaction if a statement after BEGIN failed (and fails
+                // harmlessly if BEGIN itself did).
+                let _ = conn.execute("ROLLBACK").await;
+            }
+            outcome
+        });
+        match task.await {
+            Ok(outcome) => outcome.map_err(store_error),
+            Err(join) => Err(StoreError::Other(Box::new(join))),
+        }
+    }
+}
+
+/// Builds the arguments of a [`SqliteStore::write_script`].
+pub(crate) struct ScriptArguments(SqliteArguments<'static>);
+
+impl ScriptArguments {
+    pub(crate) fn new() -> Self {
+        Self(SqliteArguments::default())
+    }
+
+    /// Appends the next positional argument.
+    pub(crate) fn push<T>(mut self, value: T) -> Result<Self, StoreError>
+    where
+        T: sqlx::Encode<'static, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + 'static,
+    {
+        self.0.add(value).map_err(StoreError::Other)?;
+        Ok(self)
+    }
+
+    pub(crate) fn into_inner(self) -> SqliteArguments<'static> {
+        self.0
+    }
 }
 
 /// Maps a sqlx error into the store's vocabulary.

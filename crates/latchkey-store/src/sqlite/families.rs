@@ -12,7 +12,8 @@ use latchkey_core::secret::SecretHash;
 use latchkey_core::store::FamilyStore;
 use sqlx::sqlite::SqliteRow;
 
-use super::{ScriptArguments, SqliteStore, column, store_error};
+use super::writer::ScriptArguments;
+use super::{SqliteStore, column, store_error};
 
 fn scopes(row: &SqliteRow, name: &str) -> Result<ScopeSet, StoreError> {
     let text: String = column(row, name)?;
@@ -126,7 +127,7 @@ impl FamilyStore for SqliteStore {
              (code_hash, family_id, redirect_uri, redirect_given, code_challenge, nonce, expires_at)
              VALUES (?, ?, ?, ?, ?, ?, ?);
              COMMIT;",
-            arguments.into_inner(),
+            arguments,
         )
         .await?;
         Ok(())
@@ -183,7 +184,7 @@ impl FamilyStore for SqliteStore {
                  INSERT INTO refresh_tokens (token_hash, family_id, scopes, issued_at, idle_expires_at)
                  SELECT ?, ?, ?, ?, ? WHERE changes() = 1 AND ?;
                  COMMIT;",
-                arguments.into_inner(),
+                arguments,
             )
             .await?;
         if !redeemed.is_empty() {
@@ -267,7 +268,7 @@ impl FamilyStore for SqliteStore {
                  INSERT INTO refresh_tokens (token_hash, family_id, scopes, issued_at, idle_expires_at)
                  SELECT ?, ?, ?, ?, ? WHERE changes() = 1;
                  COMMIT;",
-                arguments.into_inner(),
+                arguments,
             )
             .await?;
         if let Some(row) = rotated.first() {

@@ -9,6 +9,7 @@ mod keys;
 mod revocations;
 mod scopes;
 mod users;
+mod writer;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -18,10 +19,9 @@ use async_trait::async_trait;
 use latchkey_core::error::StoreError;
 use latchkey_core::store::Store;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Arguments, Connection, Executor, Row};
+use sqlx::{Connection, Executor, Row};
 
 use crate::ConnectError;
 use crate::migrate::SQLITE as MIGRATIONS;
@@ -37,6 +37,7 @@ use crate::migrate::SQLITE as MIGRATIONS;
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
+    scripts: writer::ScriptQueue,
 }
 
 /// The file a `sqlite:` URL names, or `None` for an in-memory database.
@@ -67,7 +68,8 @@ impl SqliteStore {
                 // An embedded file has no network to fail: skip the ping sqlx would send
                 // before every query (half of all round trips to the worker thread).
                 .test_before_acquire(false)
-                .connect_with(options.clone())
+                // Checkpoints run beside the writer instead (writer::CHECKPOINT_EVERY).
+                .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
                 .await;
             match opened {
                 Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("5") && attempt < 50 => {
@@ -77,65 +79,66 @@ impl SqliteStore {
                 other => break other.map_err(ConnectError::Connect)?,
             }
         };
-        let store = Self {
-            pool: writer.clone(),
-            writer,
-        };
-        store.migrate().await?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+        migrate(&writer).await?;
+        let readers = SqlitePoolOptions::new()
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(5))
-            // An embedded file has no network to fail: skip the ping sqlx would send
-            // before every query (half of all round trips to the worker thread).
-            .test_before_acquire(false)
-            .connect_with(options)
+            .test_before_acquire(false);
+        let pool = readers
+            .clone()
+            .max_connections(4)
+            .connect_with(options.clone())
             .await
             .map_err(ConnectError::Connect)?;
-        let store = Self {
+        // A checkpoint that must wait for readers gives up soon rather than keep holding
+        // the writer back; the next one tries again.
+        let checkpointer = readers
+            .max_connections(1)
+            .connect_lazy_with(options.busy_timeout(Duration::from_millis(250)));
+        Ok(Self {
             pool,
-            writer: store.writer,
-        };
-        Ok(store)
+            scripts: writer::ScriptQueue::start(writer.clone(), checkpointer),
+            writer,
+        })
     }
+}
 
-    /// Applies pending migrations under `BEGIN IMMEDIATE`, so two processes starting on a
-    /// fresh file at once take turns instead of both creating tables.
-    async fn migrate(&self) -> Result<(), ConnectError> {
-        let mut conn = self.writer.acquire().await.map_err(ConnectError::Connect)?;
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS latchkey_migrations (
+/// Applies pending migrations under `BEGIN IMMEDIATE`, so two processes starting on a
+/// fresh file at once take turns instead of both creating tables.
+async fn migrate(writer: &SqlitePool) -> Result<(), ConnectError> {
+    let mut conn = writer.acquire().await.map_err(ConnectError::Connect)?;
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS latchkey_migrations (
                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-        )
-        .await
-        .map_err(ConnectError::Connect)?;
-        for migration in MIGRATIONS {
-            let failed = |source| ConnectError::Migration {
-                version: migration.version,
-                name: migration.name,
-                source,
-            };
-            conn.execute("BEGIN IMMEDIATE").await.map_err(failed)?;
-            let applied = sqlx::query("SELECT 1 FROM latchkey_migrations WHERE version = ?")
-                .bind(migration.version)
-                .fetch_optional(&mut *conn)
-                .await;
-            let outcome = match applied {
-                Ok(Some(_)) => Ok(()),
-                Ok(None) => apply(&mut conn, migration).await,
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(()) => conn.execute("COMMIT").await.map(|_| ()).map_err(failed)?,
-                Err(e) => {
-                    let _ = conn.execute("ROLLBACK").await;
-                    return Err(failed(e));
-                }
+    )
+    .await
+    .map_err(ConnectError::Connect)?;
+    for migration in MIGRATIONS {
+        let failed = |source| ConnectError::Migration {
+            version: migration.version,
+            name: migration.name,
+            source,
+        };
+        conn.execute("BEGIN IMMEDIATE").await.map_err(failed)?;
+        let applied = sqlx::query("SELECT 1 FROM latchkey_migrations WHERE version = ?")
+            .bind(migration.version)
+            .fetch_optional(&mut *conn)
+            .await;
+        let outcome = match applied {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => apply(&mut conn, migration).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => conn.execute("COMMIT").await.map(|_| ()).map_err(failed)?,
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK").await;
+                return Err(failed(e));
             }
         }
-        let _ = conn.ping().await;
-        Ok(())
     }
+    let _ = conn.ping().await;
+    Ok(())
 }
 
 async fn apply(
@@ -154,60 +157,6 @@ async fn apply(
         "applied migration"
     );
     Ok(())
-}
-
-impl SqliteStore {
-    /// Runs `script` (`BEGIN IMMEDIATE; ...; COMMIT`, several statements sharing one list
-    /// of positional arguments) on the writer and returns the rows its statements return.
-    ///
-    /// The whole script is one trip to the connection's worker thread instead of one per
-    /// statement, which is what a write costs here under load. It runs in a task of its
-    /// own so that a request cancelled half-way (a client hanging up) cannot leave the
-    /// writer inside an open transaction; a failing statement rolls the script back.
-    pub(crate) async fn write_script(
-        &self,
-        script: &'static str,
-        arguments: SqliteArguments<'static>,
-    ) -> Result<Vec<SqliteRow>, StoreError> {
-        debug_assert!(script.trim_start().starts_with("BEGIN") && script.trim_end().ends_with("COMMIT;"));
-        let writer = self.writer.clone();
-        let task = tokio::spawn(async move {
-            let mut conn = writer.acquire().await?;
-            let outcome = sqlx::query_with(script, arguments).fetch_all(&mut *conn).await;
-            if outcome.is_err() {
-                // Ends the transaction if a statement after BEGIN failed (and fails
-                // harmlessly if BEGIN itself did).
-                let _ = conn.execute("ROLLBACK").await;
-            }
-            outcome
-        });
-        match task.await {
-            Ok(outcome) => outcome.map_err(store_error),
-            Err(join) => Err(StoreError::Other(Box::new(join))),
-        }
-    }
-}
-
-/// Builds the arguments of a [`SqliteStore::write_script`].
-pub(crate) struct ScriptArguments(SqliteArguments<'static>);
-
-impl ScriptArguments {
-    pub(crate) fn new() -> Self {
-        Self(SqliteArguments::default())
-    }
-
-    /// Appends the next positional argument.
-    pub(crate) fn push<T>(mut self, value: T) -> Result<Self, StoreError>
-    where
-        T: sqlx::Encode<'static, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + 'static,
-    {
-        self.0.add(value).map_err(StoreError::Other)?;
-        Ok(self)
-    }
-
-    pub(crate) fn into_inner(self) -> SqliteArguments<'static> {
-        self.0
-    }
 }
 
 /// Maps a sqlx error into the store's vocabulary.

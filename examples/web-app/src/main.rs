@@ -175,6 +175,7 @@ async fn access_token(app: &App, session: &str) -> Option<String> {
         .map(|r| r.secret().clone())
         .or(t.refresh.take());
     t.expires = Instant::now() + refreshed.expires_in().unwrap_or(Duration::from_secs(60));
+    println!("refreshed an access token (the refresh token rotated)");
     Some(t.access.clone())
 }
 

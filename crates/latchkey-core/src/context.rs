@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::audit::{Actor, AuditEvent, AuditKind, AuditLog};
 use crate::client::Client;
 use crate::clock::{Clock, Timestamp};
 use crate::device::PollTracker;
@@ -50,6 +51,8 @@ pub struct AuthConfig {
     pub device_code_ttl: Duration,
     /// The polling interval devices are told to keep.
     pub device_poll_interval: Duration,
+    /// How long audit events are kept.
+    pub audit_retention: Duration,
 }
 
 impl AuthConfig {
@@ -71,6 +74,7 @@ impl AuthConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             device_code_ttl: Duration::from_secs(600),
             device_poll_interval: Duration::from_secs(5),
+            audit_retention: Duration::from_secs(90 * 86_400),
         }
     }
 
@@ -99,6 +103,8 @@ pub struct Context {
     pub keys: KeyRing,
     /// Hashes client secrets.
     pub hasher: SecretHasher,
+    /// The audit trail.
+    pub audit: AuditLog,
     clients: TtlCache<ClientId, Option<Arc<Client>>>,
     pub(crate) verified: TtlCache<[u8; 32], Arc<AccessClaims>>,
     pub(crate) revocations: RevocationList,
@@ -123,12 +129,21 @@ impl Context {
     ) -> Result<Self, KeyError> {
         let sealer = Arc::new(KeySealer::new(master)?);
         let now = clock.now();
-        for key in keys::ensure_signing_keys(store.as_ref(), &sealer, now).await? {
-            tracing::info!(kid = %key.kid, alg = %key.alg, "created signing key");
-        }
+        let created = keys::ensure_signing_keys(store.as_ref(), &sealer, now).await?;
         let ring = KeyRing::new(sealer, config.rotation_policy());
         ring.refresh(store.as_ref()).await?;
+        let audit = AuditLog::start(Arc::clone(&store));
+        for key in &created {
+            audit
+                .record(
+                    AuditEvent::new(AuditKind::KeyCreated, now, &Actor::System)
+                        .with("kid", key.kid.to_string())
+                        .with("alg", key.alg.to_string()),
+                )
+                .await;
+        }
         let context = Self {
+            audit,
             hasher: SecretHasher::new(master),
             keys: ring,
             clients: TtlCache::new(CLIENT_CACHE_CAPACITY),
@@ -180,11 +195,21 @@ impl Context {
         let sessions = self.store.purge_sessions(now).await?;
         let devices = self.store.purge_device_codes(now).await?;
         tracing::debug!(devices, "purged expired device codes");
+        let cutoff = Timestamp::from_secs(
+            now.as_secs()
+                .saturating_sub(i64::try_from(self.config.audit_retention.as_secs()).unwrap_or(i64::MAX)),
+        );
+        let events = self.store.purge_audit_events(cutoff).await?;
+        tracing::debug!(events, "purged audit events past their retention");
         tracing::debug!(sessions, "purged expired sessions");
         let expired = self.keys.expired(now);
         for kid in &expired {
             self.store.delete_key(kid).await?;
-            tracing::info!(%kid, "deleted signing key past its retention");
+            self.audit
+                .record(
+                    AuditEvent::new(AuditKind::KeyDeleted, now, &Actor::System).with("kid", kid.to_string()),
+                )
+                .await;
         }
         if !expired.is_empty() {
             self.refresh_keys()

@@ -4,6 +4,7 @@
 //! types of this crate and calls one service function per endpoint; the store crate
 //! implements the traits of [`store`] once per database.
 
+pub mod audit;
 pub mod authorize;
 pub mod client;
 pub mod client_auth;

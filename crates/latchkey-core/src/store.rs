@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::audit::{AuditEvent, AuditQuery};
 use crate::client::Client;
 use crate::clock::Timestamp;
 use crate::device::{DeviceAuthorization, UserCode};
@@ -253,6 +254,17 @@ pub trait DeviceStore: Send + Sync {
     async fn purge_device_codes(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// The audit trail.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends events (one write for the batch).
+    async fn insert_audit_events(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+    /// Events matching `query`, newest first.
+    async fn list_audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Deletes events older than `before`; returns how many.
+    async fn purge_audit_events(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
 /// Everything a Latchkey node stores.
 #[async_trait]
 pub trait Store:
@@ -265,6 +277,7 @@ pub trait Store:
     + ConsentStore
     + FamilyStore
     + DeviceStore
+    + AuditStore
 {
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

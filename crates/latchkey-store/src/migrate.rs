@@ -36,6 +36,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "0004_grant_ids.sql",
         sql: include_str!("../migrations/sqlite/0004_grant_ids.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_audit.sql",
+        sql: include_str!("../migrations/sqlite/0005_audit.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order: the same numbers and end state as [`SQLITE`].
@@ -59,5 +64,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "0004_grant_ids.sql",
         sql: include_str!("../migrations/postgres/0004_grant_ids.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "0005_audit.sql",
+        sql: include_str!("../migrations/postgres/0005_audit.sql"),
     },
 ];

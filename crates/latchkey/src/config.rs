@@ -93,6 +93,9 @@ pub struct SettingsArgs {
         value_name = "DURATION"
     )]
     pub device_poll_interval: Option<String>,
+    /// How long audit events are kept before they are pruned [default: 90d].
+    #[arg(long, env = "LATCHKEY_AUDIT_RETENTION", global = true, value_name = "DURATION")]
+    pub audit_retention: Option<String>,
     /// Log format: text or json [default: text].
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -119,6 +122,7 @@ struct FileSettings {
     session_ttl: Option<DurationText>,
     device_code_ttl: Option<DurationText>,
     device_poll_interval: Option<DurationText>,
+    audit_retention: Option<DurationText>,
     log_format: Option<String>,
 }
 
@@ -185,6 +189,8 @@ pub struct Settings {
     pub device_code_ttl: Duration,
     /// Polling interval devices are told to keep
     pub device_poll_interval: Duration,
+    /// How long audit events are kept.
+    pub audit_retention: Duration,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -289,6 +295,12 @@ impl Settings {
                 file.device_poll_interval,
                 5,
             )?,
+            audit_retention: duration(
+                "LATCHKEY_AUDIT_RETENTION",
+                &args.audit_retention,
+                file.audit_retention,
+                90 * 86_400,
+            )?,
 
             log_format,
         };
@@ -370,6 +382,7 @@ impl Settings {
             session_ttl: self.session_ttl,
             device_code_ttl: self.device_code_ttl,
             device_poll_interval: self.device_poll_interval,
+            audit_retention: self.audit_retention,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! writes (row locks do what SQLite's single writer does), every single-use rule as one
 //! conditional statement, and migrations serialised across nodes by an advisory lock.
 
+mod audit;
 mod clients;
 mod devices;
 mod families;

@@ -2,6 +2,7 @@
 //! admin commands and a running server can share the file, and every single-use rule as
 //! one conditional statement.
 
+mod audit;
 mod clients;
 mod devices;
 mod families;

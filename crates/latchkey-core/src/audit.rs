@@ -167,6 +167,24 @@ impl AuditEvent {
         self
     }
 
+    /// The event as JSON: `id`, `at` (Unix seconds), `time` (RFC 3339), `kind`, `subject`,
+    /// `client_id`, `actor`, `detail`.
+    pub fn to_json(&self) -> Value {
+        let time = time::OffsetDateTime::from_unix_timestamp(self.at.as_secs())
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+        serde_json::json!({
+            "id": self.id,
+            "at": self.at.as_secs(),
+            "time": time,
+            "kind": self.kind.as_str(),
+            "subject": self.subject.as_ref().map(UserId::as_str),
+            "client_id": self.client_id.as_ref().map(ClientId::as_str),
+            "actor": self.actor,
+            "detail": Value::Object(self.detail.clone()),
+        })
+    }
+
     /// Adds a fact.
     #[must_use]
     pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
@@ -296,6 +314,32 @@ async fn write_batch(store: &dyn Store, batch: &mut Vec<AuditEvent>) {
         "audit events dropped after repeated store failures"
     );
     batch.clear();
+}
+
+/// Records that an access token was issued.
+#[allow(clippy::too_many_arguments)] // the facts of one issuance, each recorded
+pub(crate) async fn token_issued(
+    context: &crate::Context,
+    grant_type: &str,
+    client: &ClientId,
+    subject: Option<&UserId>,
+    scopes: &crate::scope::ScopeSet,
+    jti: &crate::id::Jti,
+    grant: Option<&crate::id::FamilyId>,
+    now: Timestamp,
+) {
+    let mut event = AuditEvent::new(AuditKind::TokenIssued, now, &Actor::Client(client.clone()))
+        .client(client)
+        .with("grant_type", grant_type)
+        .with("scope", scopes.to_string())
+        .with("jti", jti.as_str());
+    if let Some(subject) = subject {
+        event = event.subject(subject);
+    }
+    if let Some(grant) = grant {
+        event = event.with("grant_id", grant.as_str());
+    }
+    context.audit.record(event).await;
 }
 
 /// The trail, filtered; newest first.

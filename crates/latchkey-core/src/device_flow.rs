@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::authorize::Decision;
 use crate::client::{Client, GrantType};
 use crate::clock::Timestamp;
@@ -126,6 +127,13 @@ pub async fn lookup(
             .await?
             >= FAILURE_LIMIT
         {
+            context
+                .audit
+                .record(
+                    AuditEvent::new(AuditKind::RateLimited, now, &Actor::Anonymous)
+                        .with("limit", "device_user_code"),
+                )
+                .await;
             return Ok(CodeLookup::RateLimited);
         }
     }
@@ -197,5 +205,21 @@ pub async fn decide(
                 .then_some(DeviceDecision::Approved)
         }
     };
+    if let Some(outcome) = done {
+        let kind = match outcome {
+            DeviceDecision::Approved => AuditKind::ConsentGiven,
+            _ => AuditKind::ConsentDenied,
+        };
+        context
+            .audit
+            .record(
+                AuditEvent::new(kind, now, &Actor::User(session.user_id.clone()))
+                    .subject(&session.user_id)
+                    .client(&device.client_id)
+                    .with("scope", device.scopes.to_string())
+                    .with("flow", "device"),
+            )
+            .await;
+    }
     Ok(done.unwrap_or(DeviceDecision::TooLate))
 }

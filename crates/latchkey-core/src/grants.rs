@@ -1,6 +1,7 @@
 //! What a user has granted: every client they approved, with the scopes, and withdrawing
 //! that approval, which revokes every token the client holds for them.
 
+use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::authorize::describe;
 use crate::clock::Timestamp;
 use crate::context::Context;
@@ -48,6 +49,13 @@ pub async fn revoke_grant(
 ) -> Result<(), OAuthError> {
     context.store.revoke_consent(user, client, now).await?;
     context.revocations.sync(context.store.as_ref(), now).await?;
-    tracing::info!(%user, client_id = %client, "user revoked a grant");
+    context
+        .audit
+        .record(
+            AuditEvent::new(AuditKind::GrantRevoked, now, &Actor::User(user.clone()))
+                .subject(user)
+                .client(client),
+        )
+        .await;
     Ok(())
 }

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use tokio::sync::Semaphore;
 
+use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::clock::Timestamp;
 use crate::context::Context;
 use crate::error::OAuthError;
@@ -50,6 +51,21 @@ pub async fn check_password(
     };
     let password = password.to_owned();
     let matches = run_hashing(move || verify_password(hash.as_deref(), &password)).await?;
+    // The attempted name is not recorded (people type passwords into it); a failure for
+    // an existing account names the account.
+    let now = context.now();
+    let event = match (&user, matches) {
+        (Some(user), true) => {
+            AuditEvent::new(AuditKind::LoginSucceeded, now, &Actor::User(user.id.clone())).subject(&user.id)
+        }
+        (Some(user), false) => AuditEvent::new(AuditKind::LoginFailed, now, &Actor::Anonymous)
+            .subject(&user.id)
+            .with("reason", "wrong password"),
+        (None, _) => {
+            AuditEvent::new(AuditKind::LoginFailed, now, &Actor::Anonymous).with("reason", "unknown user")
+        }
+    };
+    context.audit.record(event).await;
     Ok(user.filter(|_| matches))
 }
 
@@ -70,7 +86,6 @@ pub async fn start_session(
         .store
         .insert_session(&context.hasher.hash_token(&token), &session)
         .await?;
-    tracing::info!(user = %user.id, "user logged in");
     Ok(token)
 }
 
@@ -89,6 +104,19 @@ pub async fn find_session(
 
 /// Ends the session a cookie value names.
 pub async fn end_session(context: &Context, cookie: &str) -> Result<(), OAuthError> {
+    if cookie.is_empty() || cookie.len() > 128 {
+        return Ok(());
+    }
+    let now = context.now();
     let hash = context.hasher.hash_token(&OpaqueToken::presented(cookie));
+    if let Some(session) = context.store.find_session(&hash, now).await? {
+        context
+            .audit
+            .record(
+                AuditEvent::new(AuditKind::Logout, now, &Actor::User(session.user_id.clone()))
+                    .subject(&session.user_id),
+            )
+            .await;
+    }
     Ok(context.store.delete_session(&hash).await?)
 }

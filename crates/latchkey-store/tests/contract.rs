@@ -16,6 +16,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use latchkey_core::audit::{Actor, AuditEvent, AuditKind, AuditQuery};
 use latchkey_core::client::{AuthMethod, Client, GrantType, RedirectUri};
 use latchkey_core::clock::Timestamp;
 use latchkey_core::device::{DeviceAuthorization, DeviceStatus, UserCode};
@@ -731,6 +732,96 @@ async fn user_code_failures_count_within_a_window(store: &dyn Store) {
     );
 }
 
+async fn the_audit_trail_filters_pages_and_prunes(store: &dyn Store) {
+    let client = ClientId::new("audit-client");
+    let alice = UserId::new("audit-alice");
+    let events: Vec<AuditEvent> = (0..5)
+        .map(|i| {
+            AuditEvent::new(AuditKind::TokenIssued, t(100 + i), &Actor::Client(client.clone()))
+                .client(&client)
+                .subject(&alice)
+                .with("grant_type", "authorization_code")
+                .with("n", i)
+        })
+        .chain([
+            AuditEvent::new(AuditKind::LoginFailed, t(103), &Actor::Anonymous).with("reason", "unknown user"),
+            AuditEvent::new(AuditKind::ClientCreated, t(50), &Actor::Cli).client(&client),
+        ])
+        .collect();
+    store.insert_audit_events(&events).await.unwrap();
+    store.insert_audit_events(&[]).await.unwrap();
+    let query = |edit: &dyn Fn(&mut AuditQuery)| {
+        let mut q = AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        };
+        edit(&mut q);
+        q
+    };
+    let all = store.list_audit_events(&query(&|_| {})).await.unwrap();
+    assert_eq!(all.len(), 7);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let first = all
+        .iter()
+        .find(|e| e.detail.get("n") == Some(&serde_json::Value::from(0)))
+        .unwrap();
+    assert_eq!(
+        (
+            first.kind,
+            first.at,
+            first.actor.as_str(),
+            first.subject.as_ref(),
+            first.client_id.as_ref()
+        ),
+        (
+            AuditKind::TokenIssued,
+            t(100),
+            "client:audit-client",
+            Some(&alice),
+            Some(&client)
+        )
+    );
+    let kinds = |events: &[AuditEvent]| events.iter().map(|e| e.kind).collect::<Vec<_>>();
+    let by_subject = store
+        .list_audit_events(&query(&|q| q.subject = Some(alice.clone())))
+        .await
+        .unwrap();
+    assert_eq!(by_subject.len(), 5);
+    let by_client = store
+        .list_audit_events(&query(&|q| q.client_id = Some(client.clone())))
+        .await
+        .unwrap();
+    assert_eq!(by_client.len(), 6);
+    let by_kind = store
+        .list_audit_events(&query(&|q| q.kind = Some(AuditKind::LoginFailed)))
+        .await
+        .unwrap();
+    assert_eq!(kinds(&by_kind), [AuditKind::LoginFailed]);
+    let window = store
+        .list_audit_events(&query(&|q| {
+            q.since = Some(t(101));
+            q.until = Some(t(104));
+        }))
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 4, "101, 102, 103 and the failed login at 103");
+    let page = store.list_audit_events(&query(&|q| q.limit = 2)).await.unwrap();
+    let next = store
+        .list_audit_events(&query(&|q| {
+            q.limit = 2;
+            q.before_id = page.last().map(|e| e.id);
+        }))
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 2);
+    assert!(
+        next[0].id < page[1].id,
+        "the next page continues below the last id"
+    );
+    assert_eq!(store.purge_audit_events(t(102)).await.unwrap(), 3);
+    assert_eq!(store.list_audit_events(&query(&|_| {})).await.unwrap().len(), 4);
+}
+
 async fn run_contract(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     clients_round_trip_and_conflict(store.as_ref()).await;
@@ -742,6 +833,7 @@ async fn run_contract(store: Arc<dyn Store>) {
     consent_is_remembered_and_withdrawing_it_revokes_its_families(store.as_ref()).await;
     device_codes_are_approved_once_and_spent_once(store.as_ref()).await;
     user_code_failures_count_within_a_window(store.as_ref()).await;
+    the_audit_trail_filters_pages_and_prunes(store.as_ref()).await;
 }
 
 #[tokio::test]
@@ -776,7 +868,7 @@ async fn postgres_satisfies_the_store_contract() {
         return;
     };
     run_contract(latchkey_store::connect(schema.url()).await.unwrap()).await;
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5]);
 }
 
 /// The versions recorded in the test schema's migration table: there, and not in `public`,
@@ -809,7 +901,7 @@ async fn two_postgres_connections_race_on_a_fresh_schema_and_migrate_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     a.insert_client(&client("from-a", Some(b"h"))).await.unwrap();
     assert!(b.find_client(&ClientId::new("from-a")).await.unwrap().is_some());
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5]);
 }
 
 /// Runs `racers` calls that all queue on one row, which a third session holds locked until

@@ -1,5 +1,7 @@
 //! Opening what every command needs: the database and the master key.
 
+use latchkey_core::audit::{Actor, AuditEvent, AuditKind};
+use latchkey_core::clock::{Clock as _, SystemClock};
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
@@ -18,6 +20,19 @@ pub struct Opened {
 }
 
 impl Opened {
+    /// Records an event of the command line in the audit trail, written at once (a
+    /// command exits right after).
+    pub async fn audit(
+        &self,
+        kind: AuditKind,
+        build: impl FnOnce(AuditEvent) -> AuditEvent,
+    ) -> anyhow::Result<()> {
+        let event = build(AuditEvent::new(kind, SystemClock.now(), &Actor::Cli));
+        tracing::info!(target: "latchkey::audit", kind = kind.as_str(), actor = "cli", "audit");
+        self.store.insert_audit_events(&[event]).await?;
+        Ok(())
+    }
+
     /// The secret hasher for this master key.
     pub fn hasher(&self) -> SecretHasher {
         SecretHasher::new(&self.master)

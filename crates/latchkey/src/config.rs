@@ -94,7 +94,12 @@ pub struct SettingsArgs {
     )]
     pub device_poll_interval: Option<String>,
     /// How long audit events are kept before they are pruned [default: 90d].
-    #[arg(long, env = "LATCHKEY_AUDIT_RETENTION", global = true, value_name = "DURATION")]
+    #[arg(
+        long,
+        env = "LATCHKEY_AUDIT_RETENTION",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub audit_retention: Option<String>,
     /// Log format: text or json [default: text].
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", global = true, value_name = "FORMAT")]

@@ -7,6 +7,7 @@ mod response;
 pub use request::{AuthorizationRequest, AuthorizeError, Prompt, ResponseType};
 pub use response::redirect_url;
 
+use crate::audit::{self, Actor, AuditEvent, AuditKind};
 use crate::client::Client;
 use crate::clock::Timestamp;
 use crate::context::Context;
@@ -74,6 +75,19 @@ pub async fn authorize(
         .unwrap_or_default();
     match decision {
         Some(Decision::Deny) => {
+            context
+                .audit
+                .record(
+                    AuditEvent::new(
+                        AuditKind::ConsentDenied,
+                        now,
+                        &Actor::User(session.user_id.clone()),
+                    )
+                    .subject(&session.user_id)
+                    .client(&request.client.id)
+                    .with("scope", request.scopes.to_string()),
+                )
+                .await;
             return Ok(Outcome::Redirect(request.error_redirect(
                 &context.config.issuer,
                 &OAuthError::AccessDenied("the user denied the request".into()),
@@ -85,6 +99,19 @@ pub async fn authorize(
                 .store
                 .save_consent(&session.user_id, &request.client.id, &union, now)
                 .await?;
+            context
+                .audit
+                .record(
+                    AuditEvent::new(
+                        AuditKind::ConsentGiven,
+                        now,
+                        &Actor::User(session.user_id.clone()),
+                    )
+                    .subject(&session.user_id)
+                    .client(&request.client.id)
+                    .with("scope", request.scopes.to_string()),
+                )
+                .await;
         }
         None => {
             let covered = request.scopes.is_subset_of(&approved) && !request.prompt.consent;
@@ -172,6 +199,17 @@ async fn issue(
                 None,
                 now,
             )?;
+            audit::token_issued(
+                context,
+                "implicit",
+                &client.id,
+                Some(&session.user_id),
+                &request.scopes,
+                &token.jti,
+                None,
+                now,
+            )
+            .await;
             let expires_in = token.expires_in.to_string();
             let scope = request.scopes.to_string();
             let mut params = vec![

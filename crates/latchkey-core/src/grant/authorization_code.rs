@@ -3,6 +3,7 @@
 
 use super::TokenResponse;
 use super::issue::{new_refresh_token, respond, revoke_family};
+use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::client::{Client, GrantType};
 use crate::clock::Timestamp;
 use crate::context::Context;
@@ -34,7 +35,7 @@ pub(super) async fn exchange(
         return Err(invalid_grant("the authorization code is invalid or expired"));
     };
     if used {
-        return Err(replayed(context, &family.id, now).await);
+        return Err(replayed(context, client, &family.id, now).await);
     }
     if family.client_id != client.id {
         // A code stolen by another registered client: burn the family too.
@@ -61,11 +62,12 @@ pub(super) async fn exchange(
         .await?
     {
         CodeRedemption::Redeemed => {}
-        CodeRedemption::Replayed(family_id) => return Err(replayed(context, &family_id, now).await),
+        CodeRedemption::Replayed(family_id) => return Err(replayed(context, client, &family_id, now).await),
         CodeRedemption::Invalid => return Err(invalid_grant("the authorization code is invalid or expired")),
     }
     respond(
         context,
+        GrantType::AuthorizationCode,
         client,
         &family,
         &family.scopes,
@@ -73,13 +75,22 @@ pub(super) async fn exchange(
         refresh.map(|r| r.token),
         now,
     )
+    .await
 }
 
 /// A second redemption: RFC 6749 §4.1.2 says revoke everything the first one issued.
-async fn replayed(context: &Context, family: &FamilyId, now: Timestamp) -> OAuthError {
+async fn replayed(context: &Context, client: &Client, family: &FamilyId, now: Timestamp) -> OAuthError {
     if let Err(e) = revoke_family(context, family, "authorization code replayed", now).await {
         return e;
     }
+    context
+        .audit
+        .record(
+            AuditEvent::new(AuditKind::CodeReplayed, now, &Actor::Client(client.id.clone()))
+                .client(&client.id)
+                .with("grant_id", family.as_str()),
+        )
+        .await;
     invalid_grant("the authorization code was already used; every token issued from it is now revoked")
 }
 

@@ -2,6 +2,7 @@
 //! itself. No refresh token (§4.4.3), no user, so no `openid` or `offline_access`.
 
 use super::TokenResponse;
+use crate::audit;
 use crate::client::Client;
 use crate::clock::Timestamp;
 use crate::context::Context;
@@ -10,7 +11,7 @@ use crate::scope::{Scope, ScopeSet};
 use crate::token::access;
 
 /// Issues an access token for the client itself.
-pub(super) fn exchange(
+pub(super) async fn exchange(
     context: &Context,
     client: &Client,
     requested: Option<&ScopeSet>,
@@ -25,6 +26,17 @@ pub(super) fn exchange(
         None,
         now,
     )?;
+    audit::token_issued(
+        context,
+        "client_credentials",
+        &client.id,
+        None,
+        &scopes,
+        &token.jti,
+        None,
+        now,
+    )
+    .await;
     Ok(TokenResponse {
         access_token: token.token,
         token_type: "Bearer",

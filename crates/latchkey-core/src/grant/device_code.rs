@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::TokenResponse;
 use super::issue::tokens_for_family;
-use crate::client::Client;
+use crate::client::{Client, GrantType};
 use crate::clock::Timestamp;
 use crate::context::Context;
 use crate::device::{DeviceStatus, PollPace};
@@ -62,7 +62,16 @@ pub(super) async fn exchange(
                 .await?
                 .filter(|f| !f.revoked)
                 .ok_or_else(|| invalid_grant("the grant has been revoked"))?;
-            tokens_for_family(context, client, &family, &family.scopes, None, now).await
+            tokens_for_family(
+                context,
+                GrantType::DeviceCode,
+                client,
+                &family,
+                &family.scopes,
+                None,
+                now,
+            )
+            .await
         }
     }
 }

@@ -3,6 +3,7 @@
 //! when `openid` was granted.
 
 use super::TokenResponse;
+use crate::audit;
 use crate::client::{Client, GrantType};
 use crate::clock::Timestamp;
 use crate::context::Context;
@@ -38,6 +39,7 @@ pub(crate) fn new_refresh_token(context: &Context, family: &Family, now: Timesta
 /// storing a new refresh token when the client is registered for them.
 pub(crate) async fn tokens_for_family(
     context: &Context,
+    grant_type: GrantType,
     client: &Client,
     family: &Family,
     scopes: &ScopeSet,
@@ -51,13 +53,25 @@ pub(crate) async fn tokens_for_family(
     } else {
         None
     };
-    respond(context, client, family, scopes, nonce, refresh_token, now)
+    respond(
+        context,
+        grant_type,
+        client,
+        family,
+        scopes,
+        nonce,
+        refresh_token,
+        now,
+    )
+    .await
 }
 
 /// The token response for `family`: a fresh access token, the refresh token already
 /// stored (if any), and an ID token when `openid` was granted.
-pub(crate) fn respond(
+#[allow(clippy::too_many_arguments)] // the facts of one response, each needed
+pub(crate) async fn respond(
     context: &Context,
+    grant_type: GrantType,
     client: &Client,
     family: &Family,
     scopes: &ScopeSet,
@@ -73,6 +87,17 @@ pub(crate) fn respond(
         Some(&family.id),
         now,
     )?;
+    audit::token_issued(
+        context,
+        grant_type.as_str(),
+        &client.id,
+        Some(&family.user_id),
+        scopes,
+        &access.jti,
+        Some(&family.id),
+        now,
+    )
+    .await;
     let id_token = if scopes.contains(OPENID) {
         Some(id_token::issue(
             context,

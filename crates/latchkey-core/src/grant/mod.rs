@@ -137,7 +137,7 @@ pub async fn exchange(
     }
     match request {
         TokenRequest::ClientCredentials { scope } => {
-            client_credentials::exchange(context, client, scope.as_ref(), now)
+            client_credentials::exchange(context, client, scope.as_ref(), now).await
         }
         TokenRequest::AuthorizationCode {
             code,

@@ -7,7 +7,8 @@
 
 use super::TokenResponse;
 use super::issue::{new_refresh_token, respond, revoke_family};
-use crate::client::Client;
+use crate::audit::{Actor, AuditEvent, AuditKind};
+use crate::client::{Client, GrantType};
 use crate::clock::Timestamp;
 use crate::context::Context;
 use crate::error::OAuthError;
@@ -88,6 +89,20 @@ pub(super) async fn exchange(
                         now,
                     )
                     .await?;
+                    context
+                        .audit
+                        .record(
+                            AuditEvent::new(
+                                AuditKind::RefreshReuseDetected,
+                                now,
+                                &Actor::Client(client.id.clone()),
+                            )
+                            .client(&client.id)
+                            .subject(&family.user_id)
+                            .with("grant_id", family.id.as_str())
+                            .with("rotated_at", at.as_secs()),
+                        )
+                        .await;
                 }
                 return Err(invalid_grant(
                     "the refresh token was already used; the whole grant is revoked (reuse detection)",
@@ -97,8 +112,18 @@ pub(super) async fn exchange(
             context.store.insert_refresh_token(&successor.record).await?;
         }
     }
+    context
+        .audit
+        .record(
+            AuditEvent::new(AuditKind::RefreshRotated, now, &Actor::Client(client.id.clone()))
+                .client(&client.id)
+                .subject(&family.user_id)
+                .with("grant_id", family.id.as_str()),
+        )
+        .await;
     respond(
         context,
+        GrantType::RefreshToken,
         client,
         &family,
         &scopes,
@@ -106,4 +131,5 @@ pub(super) async fn exchange(
         Some(successor.token),
         now,
     )
+    .await
 }

@@ -52,6 +52,8 @@ pub struct IssuedAccessToken {
     pub token: String,
     /// Seconds until it expires.
     pub expires_in: u64,
+    /// Its `jti` (how the audit trail names it).
+    pub jti: Jti,
 }
 
 /// Signs an access token for `client_id` acting for `sub` with `scopes`.
@@ -84,6 +86,7 @@ pub fn issue(
     Ok(IssuedAccessToken {
         token,
         expires_in: ttl.as_secs(),
+        jti,
     })
 }
 

@@ -5,11 +5,12 @@ use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use super::access;
+use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::client::Client;
 use crate::clock::Timestamp;
 use crate::context::Context;
 use crate::error::{OAuthError, StoreError};
-use crate::id::{ClientId, Jti};
+use crate::id::{ClientId, Jti, UserId};
 use crate::params::Params;
 use crate::secret::OpaqueToken;
 use crate::store::Store;
@@ -115,7 +116,14 @@ pub async fn revoke(
         )
         .await?;
     context.revocations.add(claims.jti.clone(), expires_at);
-    tracing::info!(client_id = %caller.id, jti = %claims.jti, "access token revoked");
+    let mut event = AuditEvent::new(AuditKind::TokenRevoked, now, &Actor::Client(caller.id.clone()))
+        .client(&caller.id)
+        .with("token_type", "access_token")
+        .with("jti", claims.jti.as_str());
+    if claims.sub != claims.client_id {
+        event = event.subject(&UserId::new(claims.sub.clone()));
+    }
+    context.audit.record(event).await;
     Ok(())
 }
 
@@ -141,6 +149,15 @@ async fn revoke_refresh_token(
     }
     context.store.revoke_family(&family.id, now).await?;
     context.revocations.sync(context.store.as_ref(), now).await?;
-    tracing::info!(client_id = %caller.id, family = %family.id, "refresh token revoked with its grant");
+    context
+        .audit
+        .record(
+            AuditEvent::new(AuditKind::TokenRevoked, now, &Actor::Client(caller.id.clone()))
+                .client(&caller.id)
+                .subject(&family.user_id)
+                .with("token_type", "refresh_token")
+                .with("grant_id", family.id.as_str()),
+        )
+        .await;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
+use latchkey_core::audit::AuditKind;
 use latchkey_core::client::{Client, GrantType, RedirectUri};
 use latchkey_core::id::ClientId;
 use latchkey_core::registry::{self, ClientRegistration};
@@ -68,6 +69,11 @@ impl CreateArgs {
             SystemClock.now(),
         )
         .await?;
+        opened
+            .audit(AuditKind::ClientCreated, |e| {
+                e.client(&client.id).with("client_name", client.name.as_str())
+            })
+            .await?;
         print_client(&client, secret.as_ref(), self.json)
     }
 }
@@ -146,11 +152,17 @@ impl ClientCommand {
                 if !store.delete_client(&ClientId::new(&id)).await? {
                     bail!("no client with id {id}");
                 }
+                opened
+                    .audit(AuditKind::ClientDeleted, |e| e.client(&ClientId::new(&id)))
+                    .await?;
                 println!("deleted client {id}");
             }
             Self::RotateSecret { id, json } => {
                 let secret =
                     registry::rotate_client_secret(store, &opened.hasher(), &ClientId::new(&id)).await?;
+                opened
+                    .audit(AuditKind::ClientSecretRotated, |e| e.client(&ClientId::new(&id)))
+                    .await?;
                 if json {
                     println!("{}", json!({"client_id": id, "client_secret": secret.expose()}));
                 } else {

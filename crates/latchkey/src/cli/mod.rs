@@ -1,5 +1,6 @@
 //! The command line (clap): `serve`, `client ...`, `scope ...` and `key ...`.
 
+mod audit;
 mod client;
 mod key;
 mod scope;
@@ -36,6 +37,8 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Query the audit trail (newest first).
+    Audit(audit::AuditArgs),
 }
 
 impl Cli {
@@ -49,6 +52,7 @@ impl Cli {
             Command::Scope(command) => command.run(&settings).await,
             Command::User(command) => command.run(&settings).await,
             Command::Key(command) => command.run(&settings).await,
+            Command::Audit(args) => args.run(&settings).await,
         }
     }
 }

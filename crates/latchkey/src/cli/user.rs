@@ -1,6 +1,7 @@
 //! `latchkey user ...`: resource owners. Passwords come from standard input (never a flag,
 //! which would land in shell history and `ps`), are hashed with argon2id, never printed.
 
+use latchkey_core::audit::AuditKind;
 use std::io::Read as _;
 
 use anyhow::{Context as _, bail};
@@ -113,6 +114,9 @@ impl UserCommand {
                     }
                     other => other?,
                 }
+                opened
+                    .audit(AuditKind::UserCreated, |e| e.subject(&created.id))
+                    .await?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&user_json(&created))?);
                 } else {
@@ -141,6 +145,9 @@ impl UserCommand {
                 let opened = app::open(settings).await?;
                 let found = find(&opened, &user).await?;
                 opened.store.delete_user(&found.id).await?;
+                opened
+                    .audit(AuditKind::UserDeleted, |e| e.subject(&found.id))
+                    .await?;
                 println!("deleted user {}", found.username);
             }
             Self::SetPassword { user, .. } => {
@@ -149,6 +156,9 @@ impl UserCommand {
                 let found = find(&opened, &user).await?;
                 let hashed = hash(password).await?;
                 opened.store.set_password_hash(&found.id, &hashed).await?;
+                opened
+                    .audit(AuditKind::PasswordChanged, |e| e.subject(&found.id))
+                    .await?;
                 println!("password changed for {}", found.username);
             }
         }

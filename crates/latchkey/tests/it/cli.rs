@@ -449,3 +449,108 @@ async fn two_server_processes_on_one_postgresql_database_act_as_one_service() {
         "a rotation reaches every node's JWKS within the key refresh"
     );
 }
+
+#[tokio::test]
+async fn the_audit_trail_is_logged_and_queryable_and_neither_holds_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let base = format!("http://{listen}");
+    let server = command(dir.path(), &["serve", "--listen", &listen])
+        .env("LATCHKEY_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    wait_until_up(&http, &base).await;
+
+    let client = ok_json(&latchkey(
+        dir.path(),
+        &["client", "create", "--name", "Audited", "--json"],
+    ));
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap(),
+        client["client_secret"].as_str().unwrap(),
+    );
+    let token: Value = http
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = token["access_token"].as_str().unwrap();
+    let revoked = http
+        .post(format!("{base}/oauth2/revoke"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+
+    // The server writes events in batches: ask until the revocation is there.
+    let mut listed = String::new();
+    for _ in 0..50 {
+        listed = stdout(&latchkey(dir.path(), &["audit", "--client", id, "--json"]));
+        if listed.contains("token.revoked") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let kinds: Vec<String> = listed
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["token.revoked", "token.issued", "client.created"],
+        "{listed}"
+    );
+    let issued = ok_json(&latchkey(
+        dir.path(),
+        &["audit", "--kind", "token.issued", "--json"],
+    ));
+    assert_eq!(issued["detail"]["grant_type"], "client_credentials");
+    assert_eq!(issued["actor"], format!("client:{id}"));
+    let table = stdout(&latchkey(dir.path(), &["audit", "--since", "1h"]));
+    assert!(
+        table.contains("client.created") && table.contains("cli"),
+        "{table}"
+    );
+    assert_clean_failure(&latchkey(dir.path(), &["audit", "--kind", "token.stolen"]));
+    assert_clean_failure(&latchkey(dir.path(), &["audit", "--since", "yesterday-ish"]));
+
+    let mut server = Running(server);
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut stderr = server.0.stderr.take().unwrap();
+    let log = tokio::task::spawn_blocking(move || {
+        use std::io::Read as _;
+        let mut log = String::new();
+        stderr.read_to_string(&mut log).map(|_| log)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        log.contains("latchkey::audit") && log.contains("token.issued"),
+        "{log}"
+    );
+    for secret in [access, secret] {
+        assert!(!log.contains(secret), "the log holds a secret");
+        assert!(!listed.contains(secret), "the audit trail holds a secret");
+    }
+}

@@ -1,7 +1,7 @@
 //! What a user has granted: every client they approved, with the scopes, and withdrawing
 //! that approval, which revokes every token the client holds for them.
 
-use crate::audit::{Actor, AuditEvent, AuditKind};
+use crate::audit::{Actor, AuditEvent, AuditKind, AuditQuery};
 use crate::authorize::describe;
 use crate::clock::Timestamp;
 use crate::context::Context;
@@ -18,22 +18,47 @@ pub struct GrantView {
     pub client_name: String,
     /// The approved scopes, described.
     pub scopes: Vec<ScopeDescription>,
-    /// When it was last approved.
-    pub updated_at: Timestamp,
+    /// When the user first approved it.
+    pub first_granted: Timestamp,
+    /// When a token was last issued under it, if within the audit trail's retention.
+    pub last_used: Option<Timestamp>,
+    /// Whether the client holds a live refresh token (it can act while the user is away).
+    pub offline_access: bool,
 }
 
 /// The user's grants, most recent first (clients deleted since are left out).
-pub async fn list_grants(context: &Context, user: &UserId) -> Result<Vec<GrantView>, OAuthError> {
+pub async fn list_grants(
+    context: &Context,
+    user: &UserId,
+    now: Timestamp,
+) -> Result<Vec<GrantView>, OAuthError> {
     let mut out = Vec::new();
-    for (client_id, scopes, updated_at) in context.store.list_consents(user).await? {
-        let Some(client) = context.store.find_client(&client_id).await? else {
+    for consent in context.store.list_consents(user).await? {
+        let Some(client) = context.store.find_client(&consent.client_id).await? else {
             continue;
         };
+        let last_used = context
+            .store
+            .list_audit_events(&AuditQuery {
+                subject: Some(user.clone()),
+                client_id: Some(consent.client_id.clone()),
+                kind: Some(AuditKind::TokenIssued),
+                limit: 1,
+                ..AuditQuery::default()
+            })
+            .await?
+            .first()
+            .map(|event| event.at);
         out.push(GrantView {
-            client_id,
+            offline_access: context
+                .store
+                .has_offline_access(user, &consent.client_id, now)
+                .await?,
+            client_id: consent.client_id,
             client_name: client.name,
-            scopes: describe(context, &scopes).await?,
-            updated_at,
+            scopes: describe(context, &consent.scopes).await?,
+            first_granted: consent.first_granted,
+            last_used,
         });
     }
     Ok(out)

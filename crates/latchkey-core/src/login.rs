@@ -120,3 +120,90 @@ pub async fn end_session(context: &Context, cookie: &str) -> Result<(), OAuthErr
     }
     Ok(context.store.delete_session(&hash).await?)
 }
+
+/// Why a password change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    /// The current password is wrong.
+    #[error("the current password is not right")]
+    WrongPassword,
+    /// The new password breaks the rules.
+    #[error("{0}")]
+    Rejected(#[from] crate::user::UserError),
+    /// The store or hashing failed.
+    #[error(transparent)]
+    Failed(#[from] OAuthError),
+}
+
+/// Changes a signed-in user's password after checking the current one, and ends every
+/// other session of theirs (whoever knew the old password is signed out).
+pub async fn change_password(
+    context: &Context,
+    user: &User,
+    current: &str,
+    new: &str,
+    this_session: &str,
+) -> Result<u64, PasswordChangeError> {
+    crate::user::validate_password(new)?;
+    let Some((_, stored)) = context
+        .store
+        .find_user_by_username(&user.username)
+        .await
+        .map_err(OAuthError::from)?
+    else {
+        return Err(PasswordChangeError::WrongPassword);
+    };
+    let current = current.to_owned();
+    if !run_hashing(move || verify_password(Some(&stored), &current)).await? {
+        let now = context.now();
+        context
+            .audit
+            .record(
+                AuditEvent::new(AuditKind::LoginFailed, now, &Actor::User(user.id.clone()))
+                    .subject(&user.id)
+                    .with("reason", "wrong current password at password change"),
+            )
+            .await;
+        return Err(PasswordChangeError::WrongPassword);
+    }
+    let new = new.to_owned();
+    let hashed = run_hashing(move || crate::user::hash_password(&new))
+        .await?
+        .map_err(OAuthError::internal)?;
+    context
+        .store
+        .set_password_hash(&user.id, &hashed)
+        .await
+        .map_err(OAuthError::from)?;
+    let keep = context.hasher.hash_token(&OpaqueToken::presented(this_session));
+    let ended = context
+        .store
+        .delete_user_sessions(&user.id, Some(&keep))
+        .await
+        .map_err(OAuthError::from)?;
+    let now = context.now();
+    context
+        .audit
+        .record(
+            AuditEvent::new(AuditKind::PasswordChanged, now, &Actor::User(user.id.clone()))
+                .subject(&user.id)
+                .with("other_sessions_ended", ended),
+        )
+        .await;
+    Ok(ended)
+}
+
+/// Ends every session of `user`, this one included ("sign out everywhere").
+pub async fn end_all_sessions(context: &Context, user: &crate::id::UserId) -> Result<u64, OAuthError> {
+    let ended = context.store.delete_user_sessions(user, None).await?;
+    let now = context.now();
+    context
+        .audit
+        .record(
+            AuditEvent::new(AuditKind::SessionsEnded, now, &Actor::User(user.clone()))
+                .subject(user)
+                .with("sessions", ended),
+        )
+        .await;
+    Ok(ended)
+}

@@ -123,8 +123,27 @@ pub trait SessionStore: Send + Sync {
     async fn find_session(&self, id: &SecretHash, now: Timestamp) -> Result<Option<Session>, StoreError>;
     /// Ends a session.
     async fn delete_session(&self, id: &SecretHash) -> Result<(), StoreError>;
+    /// Ends every session of `user` but `except`; returns how many.
+    async fn delete_user_sessions(
+        &self,
+        user: &UserId,
+        except: Option<&SecretHash>,
+    ) -> Result<u64, StoreError>;
     /// Deletes expired sessions; returns how many.
     async fn purge_sessions(&self, now: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// What a user approved for a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    /// The client.
+    pub client_id: ClientId,
+    /// The approved scopes.
+    pub scopes: ScopeSet,
+    /// When the user first approved it.
+    pub first_granted: Timestamp,
+    /// When the approval last changed.
+    pub updated_at: Timestamp,
 }
 
 /// Remembered consent.
@@ -133,7 +152,14 @@ pub trait ConsentStore: Send + Sync {
     /// The scopes `user` has approved for `client`.
     async fn find_consent(&self, user: &UserId, client: &ClientId) -> Result<Option<ScopeSet>, StoreError>;
     /// Every client `user` has approved, with the scopes, most recent first.
-    async fn list_consents(&self, user: &UserId) -> Result<Vec<(ClientId, ScopeSet, Timestamp)>, StoreError>;
+    async fn list_consents(&self, user: &UserId) -> Result<Vec<ConsentRecord>, StoreError>;
+    /// Whether `user` holds a live refresh token of `client` (offline access).
+    async fn has_offline_access(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// Withdraws consent: forgets it and revokes every token family of that user and
     /// client, their live access tokens included.
     async fn revoke_consent(

@@ -46,6 +46,9 @@ pub fn router(state: AppState) -> Router {
             get(routes::userinfo::show_userinfo).post(routes::userinfo::show_userinfo),
         )
         .route("/", get(routes::account::show_account))
+        .route("/account", get(routes::account::show_account))
+        .route("/account/password", post(routes::account::change_password))
+        .route("/account/sessions/end", post(routes::account::end_sessions))
         .route("/grants/revoke", post(routes::account::revoke_grant))
         .route("/assets/latchkey.css", get(routes::assets::stylesheet))
         .route(

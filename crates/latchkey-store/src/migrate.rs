@@ -41,6 +41,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "0005_audit.sql",
         sql: include_str!("../migrations/sqlite/0005_audit.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_account.sql",
+        sql: include_str!("../migrations/sqlite/0006_account.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order: the same numbers and end state as [`SQLITE`].
@@ -69,5 +74,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 5,
         name: "0005_audit.sql",
         sql: include_str!("../migrations/postgres/0005_audit.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "0006_account.sql",
+        sql: include_str!("../migrations/postgres/0006_account.sql"),
     },
 ];

@@ -28,7 +28,7 @@ use latchkey_core::id::{ClientId, FamilyId, Jti, Kid, UserId};
 use latchkey_core::keys::{Algorithm, StoredKey};
 use latchkey_core::scope::{Scope, ScopeSet};
 use latchkey_core::secret::SecretHash;
-use latchkey_core::store::Store;
+use latchkey_core::store::{ConsentRecord, Store};
 use latchkey_core::user::User;
 use sqlx::Executor;
 use support::TestSchema;
@@ -550,8 +550,45 @@ async fn consent_is_remembered_and_withdrawing_it_revokes_its_families(store: &d
     );
     assert_eq!(
         store.list_consents(&carol).await.unwrap(),
-        [(cc2.clone(), broad.clone(), t(30)), (cc1.clone(), narrow, t(20))],
-        "most recent first, replaced in place"
+        [
+            ConsentRecord {
+                client_id: cc2.clone(),
+                scopes: broad.clone(),
+                first_granted: t(30),
+                updated_at: t(30),
+            },
+            ConsentRecord {
+                client_id: cc1.clone(),
+                scopes: narrow,
+                first_granted: t(10),
+                updated_at: t(20),
+            }
+        ],
+        "most recent first, replaced in place, first granted kept"
+    );
+    assert!(!store.has_offline_access(&carol, &cc1, t(40)).await.unwrap());
+    store.insert_family(&family("offline-f", "cc1", "cu")).await.unwrap();
+    store
+        .insert_refresh_token(&RefreshTokenRecord {
+            hash: hash(b"carol-refresh"),
+            family_id: FamilyId::new("offline-f"),
+            scopes: ScopeSet::parse("openid").unwrap(),
+            issued_at: t(40),
+            idle_expires_at: t(5_000),
+        })
+        .await
+        .unwrap();
+    assert!(
+        store.has_offline_access(&carol, &cc1, t(41)).await.unwrap(),
+        "a live refresh token"
+    );
+    assert!(
+        !store.has_offline_access(&carol, &cc1, t(5_001)).await.unwrap(),
+        "not once it idles out"
+    );
+    assert!(
+        !store.has_offline_access(&carol, &cc2, t(41)).await.unwrap(),
+        "per client"
     );
 
     for (id, client) in [("cf1", "cc1"), ("cf2", "cc1"), ("cf3", "cc2")] {
@@ -868,7 +905,7 @@ async fn postgres_satisfies_the_store_contract() {
         return;
     };
     run_contract(latchkey_store::connect(schema.url()).await.unwrap()).await;
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6]);
 }
 
 /// The versions recorded in the test schema's migration table: there, and not in `public`,
@@ -901,7 +938,7 @@ async fn two_postgres_connections_race_on_a_fresh_schema_and_migrate_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     a.insert_client(&client("from-a", Some(b"h"))).await.unwrap();
     assert!(b.find_client(&ClientId::new("from-a")).await.unwrap().is_some());
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6]);
 }
 
 /// Runs `racers` calls that all queue on one row, which a third session holds locked until

@@ -51,7 +51,9 @@ pub(crate) struct ConsentPage {
 pub(crate) struct GrantItem {
     pub(crate) client_id: String,
     pub(crate) client_name: String,
-    pub(crate) since: String,
+    pub(crate) first_granted: String,
+    pub(crate) last_used: Option<String>,
+    pub(crate) offline_access: bool,
     pub(crate) scopes: Vec<ScopeView>,
 }
 
@@ -61,6 +63,17 @@ pub(crate) struct GrantItem {
 pub(crate) struct HomePage {
     pub(crate) username: String,
     pub(crate) grants: Vec<GrantItem>,
+    pub(crate) csrf_token: String,
+    pub(crate) notice: Option<String>,
+    pub(crate) password_error: Option<String>,
+}
+
+/// "Revoke access for this application?"
+#[derive(Template)]
+#[template(path = "revoke_confirm.html")]
+pub(crate) struct RevokeConfirmPage {
+    pub(crate) client_id: String,
+    pub(crate) client_name: String,
     pub(crate) csrf_token: String,
 }
 

@@ -7,7 +7,7 @@ use latchkey_core::family::Session;
 use latchkey_core::id::{ClientId, UserId};
 use latchkey_core::scope::ScopeSet;
 use latchkey_core::secret::SecretHash;
-use latchkey_core::store::{ConsentStore, SessionStore, UserStore};
+use latchkey_core::store::{ConsentRecord, ConsentStore, SessionStore, UserStore};
 use latchkey_core::user::User;
 use sqlx::postgres::PgRow;
 
@@ -139,6 +139,30 @@ impl SessionStore for PostgresStore {
         Ok(())
     }
 
+    async fn delete_user_sessions(
+        &self,
+        user: &UserId,
+        except: Option<&SecretHash>,
+    ) -> Result<u64, StoreError> {
+        let done = match except {
+            Some(keep) => {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+                    .bind(user.as_str())
+                    .bind(keep.as_bytes())
+                    .execute(&self.pool)
+                    .await
+            }
+            None => {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user.as_str())
+                    .execute(&self.pool)
+                    .await
+            }
+        }
+        .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
     async fn purge_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
         let result = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now.as_secs())
@@ -165,10 +189,9 @@ impl ConsentStore for PostgresStore {
         .transpose()
     }
 
-    async fn list_consents(&self, user: &UserId) -> Result<Vec<(ClientId, ScopeSet, Timestamp)>, StoreError> {
+    async fn list_consents(&self, user: &UserId) -> Result<Vec<ConsentRecord>, StoreError> {
         let rows = sqlx::query(
-            r#"SELECT client_id, scopes, updated_at FROM consents WHERE user_id = $1
-               ORDER BY updated_at DESC, client_id COLLATE "C""#,
+            "SELECT client_id, scopes, created_at, updated_at FROM consents WHERE user_id = $1 ORDER BY updated_at DESC, client_id",
         )
         .bind(user.as_str())
         .fetch_all(&self.pool)
@@ -177,13 +200,36 @@ impl ConsentStore for PostgresStore {
         rows.iter()
             .map(|row| {
                 let scopes: String = column(row, "scopes")?;
-                Ok((
-                    ClientId::new(column::<String>(row, "client_id")?),
-                    ScopeSet::parse(&scopes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    Timestamp::from_secs(column(row, "updated_at")?),
-                ))
+                let updated_at = Timestamp::from_secs(column(row, "updated_at")?);
+                Ok(ConsentRecord {
+                    client_id: ClientId::new(column::<String>(row, "client_id")?),
+                    scopes: ScopeSet::parse(&scopes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    first_granted: column::<Option<i64>>(row, "created_at")?
+                        .map_or(updated_at, Timestamp::from_secs),
+                    updated_at,
+                })
             })
             .collect()
+    }
+
+    async fn has_offline_access(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id
+                 WHERE f.user_id = $1 AND f.client_id = $2 AND f.revoked_at IS NULL AND f.expires_at > $3
+                   AND r.rotated_at IS NULL AND r.idle_expires_at > $3) AS live",
+        )
+        .bind(user.as_str())
+        .bind(client.as_str())
+        .bind(now.as_secs())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(column::<bool>(&row, "live")?)
     }
 
     async fn revoke_consent(
@@ -225,7 +271,7 @@ impl ConsentStore for PostgresStore {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO consents (user_id, client_id, scopes, updated_at) VALUES ($1, $2, $3, $4)
+            "INSERT INTO consents (user_id, client_id, scopes, updated_at, created_at) VALUES ($1, $2, $3, $4, $4)
              ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
         )
         .bind(user.as_str())

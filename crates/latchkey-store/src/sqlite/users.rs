@@ -7,7 +7,7 @@ use latchkey_core::family::Session;
 use latchkey_core::id::{ClientId, UserId};
 use latchkey_core::scope::ScopeSet;
 use latchkey_core::secret::SecretHash;
-use latchkey_core::store::{ConsentStore, SessionStore, UserStore};
+use latchkey_core::store::{ConsentRecord, ConsentStore, SessionStore, UserStore};
 use latchkey_core::user::User;
 use sqlx::sqlite::SqliteRow;
 
@@ -139,6 +139,30 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
+    async fn delete_user_sessions(
+        &self,
+        user: &UserId,
+        except: Option<&SecretHash>,
+    ) -> Result<u64, StoreError> {
+        let done = match except {
+            Some(keep) => {
+                sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?")
+                    .bind(user.as_str())
+                    .bind(keep.as_bytes())
+                    .execute(&self.writer)
+                    .await
+            }
+            None => {
+                sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+                    .bind(user.as_str())
+                    .execute(&self.writer)
+                    .await
+            }
+        }
+        .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
     async fn purge_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
         let result = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
             .bind(now.as_secs())
@@ -165,9 +189,9 @@ impl ConsentStore for SqliteStore {
         .transpose()
     }
 
-    async fn list_consents(&self, user: &UserId) -> Result<Vec<(ClientId, ScopeSet, Timestamp)>, StoreError> {
+    async fn list_consents(&self, user: &UserId) -> Result<Vec<ConsentRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT client_id, scopes, updated_at FROM consents WHERE user_id = ? ORDER BY updated_at DESC, client_id",
+            "SELECT client_id, scopes, created_at, updated_at FROM consents WHERE user_id = ? ORDER BY updated_at DESC, client_id",
         )
         .bind(user.as_str())
         .fetch_all(&self.pool)
@@ -176,13 +200,37 @@ impl ConsentStore for SqliteStore {
         rows.iter()
             .map(|row| {
                 let scopes: String = column(row, "scopes")?;
-                Ok((
-                    ClientId::new(column::<String>(row, "client_id")?),
-                    ScopeSet::parse(&scopes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    Timestamp::from_secs(column(row, "updated_at")?),
-                ))
+                let updated_at = Timestamp::from_secs(column(row, "updated_at")?);
+                Ok(ConsentRecord {
+                    client_id: ClientId::new(column::<String>(row, "client_id")?),
+                    scopes: ScopeSet::parse(&scopes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    first_granted: column::<Option<i64>>(row, "created_at")?
+                        .map_or(updated_at, Timestamp::from_secs),
+                    updated_at,
+                })
             })
             .collect()
+    }
+
+    async fn has_offline_access(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id
+                 WHERE f.user_id = ? AND f.client_id = ? AND f.revoked_at IS NULL AND f.expires_at > ?
+                   AND r.rotated_at IS NULL AND r.idle_expires_at > ?) AS live",
+        )
+        .bind(user.as_str())
+        .bind(client.as_str())
+        .bind(now.as_secs())
+        .bind(now.as_secs())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(column::<bool>(&row, "live")?)
     }
 
     async fn revoke_consent(
@@ -219,12 +267,13 @@ impl ConsentStore for SqliteStore {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO consents (user_id, client_id, scopes, updated_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO consents (user_id, client_id, scopes, updated_at, created_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
         )
         .bind(user.as_str())
         .bind(client.as_str())
         .bind(scopes.to_string())
+        .bind(now.as_secs())
         .bind(now.as_secs())
         .execute(&self.writer)
         .await

@@ -306,17 +306,39 @@ backend_test! {
             .await;
         let tokens: serde_json::Value = response.json().await.unwrap();
 
-        let account = browser.get(&server.url("/")).await;
+        // The audit trail that says when it was last used is written in batches.
+        let mut account = browser.get(&server.url("/account")).await;
+        for _ in 0..30 {
+            if account.html.contains("last used") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            account = browser.get(&server.url("/account")).await;
+        }
         assert!(account.html.contains("Notes Web"));
         assert!(account.html.contains("See your name and username"));
+        assert!(account.html.contains("Allowed since"), "{}", account.html);
+        assert!(account.html.contains("last used"), "{}", account.html);
+        assert!(account.html.contains("offline access"), "it holds a refresh token");
+        assert!(account.html.contains(r#"name="revoke" value="ask""#));
+
+        // The revoke button asks first; nothing is revoked until the user confirms.
+        let confirm = browser
+            .submit(&server.base, &account, "/grants/revoke", &[("revoke", "ask")])
+            .await;
+        assert_eq!(confirm.status, 200);
+        assert!(confirm.html.contains("Revoke access for Notes Web?"), "{}", confirm.html);
+        assert!(confirm.html.contains(r#"name="revoke" value="confirm""#));
+        let access = tokens["access_token"].as_str().unwrap();
+        assert_eq!(server.introspect(&client, access).await["active"], true);
         let revoked = browser
-            .submit(&server.base, &account, "/grants/revoke", &[])
+            .submit(&server.base, &confirm, "/grants/revoke", &[("revoke", "confirm")])
             .await;
         assert_eq!(revoked.status, 303);
-        let account = browser.get(&server.url("/")).await;
+        assert_eq!(revoked.location().as_deref(), Some("/account"));
+        let account = browser.get(&server.url("/account")).await;
         assert!(!account.html.contains("Notes Web"), "the grant is gone");
 
-        let access = tokens["access_token"].as_str().unwrap();
         assert_eq!(
             server.introspect(&client, access).await,
             serde_json::json!({"active": false})
@@ -339,7 +361,7 @@ backend_test! {
         let forged = Browser::new()
             .post(
                 &server.url("/grants/revoke"),
-                &[("client_id".into(), client.id.clone())],
+                &[("client_id".into(), client.id.clone()), ("revoke".into(), "confirm".into())],
             )
             .await;
         assert_eq!(forged.status, 403, "CSRF-protected");

@@ -8,6 +8,7 @@
     reason = "test support code outside #[test] functions: a failed step is a failed test"
 )]
 
+mod account;
 mod audit;
 mod authorize;
 mod cli;

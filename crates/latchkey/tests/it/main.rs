@@ -18,6 +18,7 @@ mod flow;
 mod introspect;
 mod keys;
 mod login;
+mod metrics;
 mod multinode;
 mod refresh;
 mod revoke;

@@ -7,6 +7,7 @@
 mod error;
 mod extract;
 mod maintenance;
+mod metrics;
 mod middleware;
 mod pages;
 mod routes;
@@ -29,8 +30,44 @@ pub use state::AppState;
 /// Request bodies larger than this are refused with 413 (INTERFACE.md).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// The application: every route with its middleware.
+/// Where the admin surface is served: `GET /metrics` (and, later, the admin API).
+pub const METRICS_PATH: &str = "/metrics";
+
+/// The application: every route, the admin surface included, with its middleware.
 pub fn router(state: AppState) -> Router {
+    finish(public_routes().merge(admin_routes()), state)
+}
+
+/// The public application alone: OAuth endpoints, pages and probes, for when the admin
+/// surface has a listener of its own.
+pub fn public_router(state: AppState) -> Router {
+    finish(public_routes(), state)
+}
+
+/// The admin surface alone (`/metrics`), for a listener that only operators reach.
+pub fn admin_router(state: AppState) -> Router {
+    finish(admin_routes(), state)
+}
+
+fn admin_routes() -> Router<AppState> {
+    Router::new().route(METRICS_PATH, get(routes::metrics::show_metrics))
+}
+
+/// The fallbacks and middleware every router gets. Requests are counted outermost, so the
+/// count sees the final status (413s and 404s included).
+fn finish(routes: Router<AppState>, state: AppState) -> Router {
+    // Install the recorder before the first request records into it.
+    metrics::handle();
+    routes
+        .fallback(routes::fallback::not_found)
+        .method_not_allowed_fallback(routes::fallback::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(middleware::security_headers))
+        .layer(axum::middleware::from_fn(metrics::track_requests))
+        .with_state(state)
+}
+
+fn public_routes() -> Router<AppState> {
     Router::new()
         .route(
             paths::AUTHORIZE,
@@ -71,29 +108,74 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
-        .fallback(routes::fallback::not_found)
-        .method_not_allowed_fallback(routes::fallback::method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::map_response(middleware::security_headers))
-        .with_state(state)
 }
 
-/// Serves the application on `listener` until `shutdown` resolves, then drains in-flight
-/// requests. Background maintenance (revocation sync, key refresh, purges) runs alongside.
+/// The sockets a server answers on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// OAuth endpoints, pages and probes (and the admin surface when `admin` is `None`).
+    pub public: TcpListener,
+    /// A listener of its own for the admin surface (`/metrics`), which the public one then
+    /// answers 404 for.
+    pub admin: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(public: TcpListener) -> Self {
+        Self { public, admin: None }
+    }
+}
+
+/// Serves the application until `shutdown` resolves, then drains in-flight requests.
+/// Background maintenance (revocation sync, key refresh, purges, metric samples) runs
+/// alongside, and audit events are counted in the metrics.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     context: Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let Listeners { public, admin } = listeners.into();
+    context.audit.observe(Arc::new(metrics::AuditMetrics));
     let maintenance = tokio::spawn(maintenance::run(Arc::clone(&context)));
+    let state = AppState::new(context);
+    let result = match admin {
+        None => serve_on(public, router(state), shutdown).await,
+        Some(admin) => {
+            // One shutdown signal for two servers: dropping the sender wakes both.
+            let (stop, stopped) = tokio::sync::watch::channel(());
+            let signal = tokio::spawn(async move {
+                shutdown.await;
+                drop(stop);
+            });
+            let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
+                while stopped.changed().await.is_ok() {}
+            };
+            let result = tokio::try_join!(
+                serve_on(
+                    public,
+                    public_router(state.clone()),
+                    until_stopped(stopped.clone())
+                ),
+                serve_on(admin, admin_router(state), until_stopped(stopped)),
+            );
+            signal.abort();
+            result.map(|_| ())
+        }
+    };
+    maintenance.abort();
+    result
+}
+
+async fn serve_on(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let listener = listener.tap_io(|tcp| {
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::trace!(%error, "cannot set TCP_NODELAY");
         }
     });
-    let app = router(AppState::new(context));
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    maintenance.abort();
-    result
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -1,5 +1,6 @@
 //! Background upkeep for one node: pull revocations made elsewhere, pick up rotated keys,
-//! and purge what has expired. Each interval is also the staleness bound it documents.
+//! purge what has expired, and sample the metrics' gauges. Each interval is also the
+//! staleness bound it documents.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,9 @@ pub(crate) async fn run(context: Arc<Context>) {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         interval.tick().await;
     }
+    // Its first tick is left to fire at once, so key ages are reported from the start.
+    let mut sample = tokio::time::interval(crate::metrics::SAMPLE_EVERY);
+    sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = sync.tick() => {
@@ -32,6 +36,11 @@ pub(crate) async fn run(context: Arc<Context>) {
             _ = purge.tick() => {
                 if let Err(error) = context.purge_expired().await {
                     tracing::warn!(%error, "purge failed; will retry");
+                }
+            }
+            _ = sample.tick() => {
+                if let Err(error) = crate::metrics::sample(&context).await {
+                    tracing::debug!(%error, "sampling metrics failed; will retry");
                 }
             }
         }

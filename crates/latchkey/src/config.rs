@@ -20,6 +20,10 @@ pub struct SettingsArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "LATCHKEY_LISTEN", global = true, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// A second address that alone serves /metrics (the public one then answers 404 for it)
+    /// [default: none, /metrics is on the listen address].
+    #[arg(long, env = "LATCHKEY_ADMIN_LISTEN", global = true, value_name = "ADDR")]
+    pub admin_listen: Option<String>,
     /// Issuer URL [default: http:// + the listen address].
     #[arg(long, env = "LATCHKEY_ISSUER", global = true, value_name = "URL")]
     pub issuer: Option<String>,
@@ -111,6 +115,7 @@ pub struct SettingsArgs {
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     listen: Option<String>,
+    admin_listen: Option<String>,
     issuer: Option<String>,
     database_url: Option<String>,
     default_audience: Option<String>,
@@ -162,6 +167,8 @@ pub enum LogFormat {
 pub struct Settings {
     /// Where to listen.
     pub listen: String,
+    /// Where the admin surface (`/metrics`) listens, or `None` for the listen address.
+    pub admin_listen: Option<String>,
     /// The issuer, or `None` to derive it from the bound address.
     pub issuer: Option<String>,
     /// The database URL.
@@ -230,6 +237,7 @@ impl Settings {
                 .clone()
                 .or(file.listen)
                 .unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            admin_listen: args.admin_listen.clone().or(file.admin_listen),
             issuer: args.issuer.clone().or(file.issuer),
             database_url: args
                 .database_url
@@ -314,7 +322,10 @@ impl Settings {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        self.listen_addr()?;
+        let listen = self.listen_addr()?;
+        if self.admin_listen_addr()? == Some(listen) {
+            bail!("LATCHKEY_ADMIN_LISTEN: must differ from LATCHKEY_LISTEN ({listen})");
+        }
         if let Some(issuer) = &self.issuer {
             check_issuer(issuer)?;
         }
@@ -361,6 +372,17 @@ impl Settings {
         self.listen
             .parse()
             .with_context(|| format!("LATCHKEY_LISTEN: invalid socket address {:?}", self.listen))
+    }
+
+    /// The admin listen address, parsed, if one is set.
+    pub fn admin_listen_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        self.admin_listen
+            .as_deref()
+            .map(|addr| {
+                addr.parse()
+                    .with_context(|| format!("LATCHKEY_ADMIN_LISTEN: invalid socket address {addr:?}"))
+            })
+            .transpose()
     }
 
     /// The core configuration, with the issuer derived from the bound address if unset.
@@ -461,7 +483,7 @@ mod tests {
         let path = dir.join("latchkey.toml");
         let written = std::fs::write(
             &path,
-            "listen = \"127.0.0.1:9999\"\naccess_token_ttl = \"5m\"\ncache_ttl = 2\n",
+            "listen = \"127.0.0.1:9999\"\nadmin_listen = \"127.0.0.1:9998\"\naccess_token_ttl = \"5m\"\ncache_ttl = 2\n",
         );
         assert!(written.is_ok());
         let args = SettingsArgs {
@@ -471,6 +493,7 @@ mod tests {
         };
         let settings = Settings::resolve(&args).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(settings.listen, "127.0.0.1:9999");
+        assert_eq!(settings.admin_listen.as_deref(), Some("127.0.0.1:9998"));
         assert_eq!(settings.access_token_ttl, Duration::from_secs(60));
         assert_eq!(settings.cache_ttl, Duration::from_secs(2));
         assert_eq!(settings.key_prepublish, Duration::from_secs(3600));
@@ -495,6 +518,14 @@ mod tests {
         assert!(
             format!("{:#}", err.err().map(|e| e.to_string()).unwrap_or_default()).contains("LATCHKEY_LISTEN")
         );
+        for admin in ["nonsense", "127.0.0.1:8080"] {
+            let err = Settings::resolve(&SettingsArgs {
+                admin_listen: Some(admin.into()),
+                ..Default::default()
+            });
+            let message = err.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains("LATCHKEY_ADMIN_LISTEN"), "{admin}: {message}");
+        }
         let err = Settings::resolve(&SettingsArgs {
             key_prepublish: Some("60".into()),
             ..Default::default()

@@ -10,6 +10,7 @@ pub(crate) mod health;
 pub(crate) mod introspect;
 pub(crate) mod jwks;
 pub(crate) mod login;
+pub(crate) mod metrics;
 pub(crate) mod revoke;
 pub(crate) mod token;
 pub(crate) mod userinfo;

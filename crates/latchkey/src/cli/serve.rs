@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use latchkey_core::{Context, SystemClock};
+use latchkey_server::Listeners;
 use tokio::net::TcpListener;
 
 use crate::app;
@@ -17,13 +18,27 @@ pub(crate) async fn run(settings: &Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("LATCHKEY_LISTEN: cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
+    let admin = match settings.admin_listen_addr()? {
+        Some(addr) => {
+            let admin = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("LATCHKEY_ADMIN_LISTEN: cannot listen on {addr}"))?;
+            tracing::info!(address = %admin.local_addr()?, "metrics are served on the admin listener");
+            Some(admin)
+        }
+        None => None,
+    };
     let config = settings.auth_config(bound);
     let issuer = config.issuer.clone();
     let context = Context::start(config, opened.store, Arc::new(SystemClock), &opened.master)
         .await
         .context("cannot load signing keys")?;
     tracing::info!(address = %bound, %issuer, "latchkey is listening");
-    latchkey_server::serve(listener, Arc::new(context), shutdown_signal()).await?;
+    let listeners = Listeners {
+        public: listener,
+        admin,
+    };
+    latchkey_server::serve(listeners, Arc::new(context), shutdown_signal()).await?;
     tracing::info!("latchkey stopped");
     Ok(())
 }

@@ -19,6 +19,7 @@ mod flow;
 mod introspect;
 mod keys;
 mod login;
+mod metrics;
 mod multinode;
 mod refresh;
 mod revoke;

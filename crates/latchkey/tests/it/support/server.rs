@@ -14,6 +14,8 @@ use tokio::sync::oneshot;
 /// A running server. Dropping it shuts the server down.
 pub(crate) struct TestServer {
     pub(crate) base: String,
+    /// The admin listener's base URL, for a server started with one.
+    pub(crate) admin_base: Option<String>,
     /// The issuer: this server's base URL, or the first node's for a second node.
     pub(crate) issuer: String,
     pub(crate) context: Arc<Context>,
@@ -100,7 +102,14 @@ impl TestServer {
     pub(crate) async fn start_on(backend: Backend) -> Self {
         let database = Arc::new(Database::create(&backend).await);
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        Self::launch(database, Arc::new(MasterKey::generate()), clock, None).await
+        Self::launch(database, Arc::new(MasterKey::generate()), clock, None, false).await
+    }
+
+    /// A server on a fresh SQLite file with a second listener for the admin surface.
+    pub(crate) async fn start_with_admin_listener() -> Self {
+        let database = Arc::new(Database::create(&Backend::Sqlite).await);
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        Self::launch(database, Arc::new(MasterKey::generate()), clock, None, true).await
     }
 
     /// A server on a fresh PostgreSQL schema reached through a cuttable proxy.
@@ -115,7 +124,7 @@ impl TestServer {
         let proxy = super::Proxy::start(target).await;
         let proxied = Arc::new(database.through(&proxy));
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let server = Self::launch(proxied, Arc::new(MasterKey::generate()), clock, None).await;
+        let server = Self::launch(proxied, Arc::new(MasterKey::generate()), clock, None, false).await;
         (server, proxy)
     }
 
@@ -128,6 +137,7 @@ impl TestServer {
             master,
             Arc::clone(&self.clock),
             Some(self.issuer.clone()),
+            false,
         )
         .await
     }
@@ -137,6 +147,7 @@ impl TestServer {
         master: Arc<MasterKey>,
         clock: Arc<ManualClock>,
         issuer: Option<String>,
+        admin_listener: bool,
     ) -> Self {
         let store = latchkey_store::connect(&database.url).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -149,7 +160,19 @@ impl TestServer {
                 .unwrap(),
         );
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(latchkey_server::serve(listener, Arc::clone(&context), async {
+        let admin = if admin_listener {
+            Some(TcpListener::bind("127.0.0.1:0").await.unwrap())
+        } else {
+            None
+        };
+        let admin_base = admin
+            .as_ref()
+            .map(|admin| format!("http://{}", admin.local_addr().unwrap()));
+        let listeners = latchkey_server::Listeners {
+            public: listener,
+            admin,
+        };
+        let task = tokio::spawn(latchkey_server::serve(listeners, Arc::clone(&context), async {
             let _ = rx.await;
         }));
         let http = reqwest::Client::builder()
@@ -158,6 +181,7 @@ impl TestServer {
             .unwrap();
         Self {
             base,
+            admin_base,
             issuer,
             context,
             clock,

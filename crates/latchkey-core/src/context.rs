@@ -158,6 +158,11 @@ impl Context {
         Ok(context)
     }
 
+    /// Whether an access token with this `jti` (and grant) is revoked, as this node knows.
+    pub fn is_access_token_revoked(&self, jti: &str, grant: Option<&str>) -> bool {
+        self.revocations.is_revoked(jti) || grant.is_some_and(|g| self.revocations.is_grant_revoked(g))
+    }
+
     /// The current time, read once per request.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
@@ -176,6 +181,12 @@ impl Context {
         self.clients
             .insert(id.clone(), found.clone(), now + self.config.cache_ttl, now);
         Ok(found)
+    }
+
+    /// Drops this node's cached copy of a client changed here (other nodes see the change
+    /// within `cache_ttl`).
+    pub fn forget_client(&self, id: &ClientId) {
+        self.clients.remove(id);
     }
 
     /// Pulls revocations made by other nodes since the last sync.

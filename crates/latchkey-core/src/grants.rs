@@ -84,3 +84,50 @@ pub async fn revoke_grant(
         .await;
     Ok(())
 }
+
+/// Revokes every token of every grant of `user` and/or `client` (an operator's action; the
+/// consents stay, so the user is not asked again). Returns how many grants were revoked.
+pub async fn revoke_all_of(
+    context: &Context,
+    user: Option<&UserId>,
+    client: Option<&ClientId>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<u64, OAuthError> {
+    let revoked = context.store.revoke_families_of(user, client, now).await?;
+    context.revocations.sync(context.store.as_ref(), now).await?;
+    let mut event = AuditEvent::new(AuditKind::GrantRevoked, now, actor).with("grants", revoked);
+    if let Some(user) = user {
+        event = event.subject(user);
+    }
+    if let Some(client) = client {
+        event = event.client(client);
+    }
+    context.audit.record(event).await;
+    Ok(revoked)
+}
+
+/// Revokes one grant (token family) by its id, as it appears in access tokens' `grant_id`.
+/// Returns `false` if there is no such grant.
+pub async fn revoke_by_id(
+    context: &Context,
+    grant: &crate::id::FamilyId,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<bool, OAuthError> {
+    let Some(family) = context.store.find_family(grant).await? else {
+        return Ok(false);
+    };
+    context.store.revoke_family(&family.id, now).await?;
+    context.revocations.sync(context.store.as_ref(), now).await?;
+    context
+        .audit
+        .record(
+            AuditEvent::new(AuditKind::GrantRevoked, now, actor)
+                .subject(&family.user_id)
+                .client(&family.client_id)
+                .with("grant_id", family.id.as_str()),
+        )
+        .await;
+    Ok(true)
+}

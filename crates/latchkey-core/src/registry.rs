@@ -207,6 +207,25 @@ pub async fn rotate_client_secret(
     Ok(secret)
 }
 
+/// A client as RFC 7591 §3.2.1 client information (the secret only when just issued).
+pub fn client_metadata(client: &Client, secret: Option<&ClientSecret>) -> serde_json::Value {
+    let mut doc = serde_json::json!({
+        "client_id": client.id.as_str(),
+        "client_id_issued_at": client.created_at.as_secs(),
+        "client_name": client.name,
+        "redirect_uris": client.redirect_uris.iter().map(crate::client::RedirectUri::as_str).collect::<Vec<_>>(),
+        "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "scope": client.scopes.to_string(),
+        "token_endpoint_auth_method": client.auth_method.as_str(),
+        "id_token_signed_response_alg": client.id_token_alg.as_str(),
+    });
+    if let (Some(secret), serde_json::Value::Object(members)) = (secret, &mut doc) {
+        members.insert("client_secret".into(), serde_json::json!(secret.expose()));
+        members.insert("client_secret_expires_at".into(), serde_json::json!(0));
+    }
+    doc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

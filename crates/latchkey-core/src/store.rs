@@ -225,6 +225,14 @@ pub trait FamilyStore: Send + Sync {
         successor: &RefreshTokenRecord,
         now: Timestamp,
     ) -> Result<RefreshRotation, StoreError>;
+    /// Revokes every live family of `user` and/or `client` (at least one is given);
+    /// returns how many.
+    async fn revoke_families_of(
+        &self,
+        user: Option<&UserId>,
+        client: Option<&ClientId>,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
     /// Families revoked at or after `since`, with when (the revocation list syncs on it).
     async fn revoked_families_since(
         &self,

@@ -33,6 +33,13 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             .map(|(_, value)| value.clone())
     }
 
+    /// Forgets `key`.
+    pub fn remove(&self, key: &K) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(key);
+        }
+    }
+
     /// Stores `value` until `expires_at`.
     pub fn insert(&self, key: K, value: V, expires_at: Timestamp, now: Timestamp) {
         let Ok(mut entries) = self.entries.write() else {

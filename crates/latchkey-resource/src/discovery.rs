@@ -87,11 +87,29 @@ async fn read_json_body(url: &str, mut response: reqwest::Response) -> Result<Ve
     Ok(body)
 }
 
-/// Where keys and introspection answers come from: the issuer over HTTP, or in unit tests
-/// a fake that counts its calls.
+/// The issuer's JWK Set, handed over in process instead of fetched: for a service that
+/// embeds the issuer (Latchkey's own admin API verifies its operators' tokens this way).
+pub trait JwksProvider: Send + Sync + 'static {
+    /// The current JWK Set as JSON (RFC 7517 §5), or why it is not available.
+    fn jwks(&self) -> Result<Vec<u8>, String>;
+}
+
+/// A [`JwksProvider`] behind an `Arc`, debuggable.
+#[derive(Clone)]
+pub(crate) struct LocalSource(pub(crate) std::sync::Arc<dyn JwksProvider>);
+
+impl std::fmt::Debug for LocalSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalSource")
+    }
+}
+
+/// Where keys and introspection answers come from: the issuer over HTTP, a provider in
+/// the same process, or in unit tests a fake that counts its calls.
 #[derive(Debug)]
 pub(crate) enum Source {
     Http(HttpSource),
+    Local(LocalSource),
     #[cfg(test)]
     Fake(Arc<crate::fixtures::FakeIssuer>),
 }
@@ -107,6 +125,16 @@ impl Source {
                     reason,
                 })
             }
+            Self::Local(local) => {
+                let body = local.0.jwks().map_err(|reason| FetchError::Document {
+                    url: "in-process JWKS".into(),
+                    reason,
+                })?;
+                parse_jwks(&body).map_err(|reason| FetchError::Document {
+                    url: "in-process JWKS".into(),
+                    reason,
+                })
+            }
             #[cfg(test)]
             Self::Fake(fake) => fake.fetch_jwks(),
         }
@@ -116,6 +144,10 @@ impl Source {
     pub(crate) async fn introspect(&self, token: &str) -> Result<IntrospectionResponse, FetchError> {
         match self {
             Self::Http(http) => http.introspect(token).await,
+            Self::Local(_) => Err(FetchError::Document {
+                url: "in-process JWKS".into(),
+                reason: "no introspection in process".into(),
+            }),
             #[cfg(test)]
             Self::Fake(fake) => fake.introspect(token),
         }

@@ -130,6 +130,7 @@ mod verified_cache;
 pub use auth::{AuthBuilder, LatchkeyAuth};
 pub use claims::{AccessClaims, Verified};
 pub use clock::{Clock, SystemClock};
+pub use discovery::JwksProvider;
 pub use error::{AuthError, AuthFailure, DiscoveryError, TokenError};
 pub use extract::{RequireScope, Scope};
 pub use layer::{RequireScopeLayer, RequireScopeService};

@@ -4,6 +4,7 @@
 //! Every handler extracts, calls one service function of `latchkey-core` and wraps the
 //! result; protocol decisions live in core.
 
+mod admin;
 mod error;
 mod extract;
 mod maintenance;
@@ -30,12 +31,15 @@ pub use state::AppState;
 /// Request bodies larger than this are refused with 413 (INTERFACE.md).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Where the admin surface is served: `GET /metrics` (and, later, the admin API).
+/// Where the metrics are served, on the admin surface with the admin API.
 pub const METRICS_PATH: &str = "/metrics";
+pub use admin::{
+    PREFIX as ADMIN_API_PREFIX, READ_SCOPE as ADMIN_READ_SCOPE, WRITE_SCOPE as ADMIN_WRITE_SCOPE,
+};
 
 /// The application: every route, the admin surface included, with its middleware.
 pub fn router(state: AppState) -> Router {
-    finish(public_routes().merge(admin_routes()), state)
+    finish(public_routes().merge(admin_routes(&state)), state)
 }
 
 /// The public application alone: OAuth endpoints, pages and probes, for when the admin
@@ -44,13 +48,16 @@ pub fn public_router(state: AppState) -> Router {
     finish(public_routes(), state)
 }
 
-/// The admin surface alone (`/metrics`), for a listener that only operators reach.
+/// The admin surface alone (`/metrics` and the admin API), for a listener that only
+/// operators reach.
 pub fn admin_router(state: AppState) -> Router {
-    finish(admin_routes(), state)
+    finish(admin_routes(&state), state)
 }
 
-fn admin_routes() -> Router<AppState> {
-    Router::new().route(METRICS_PATH, get(routes::metrics::show_metrics))
+fn admin_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(METRICS_PATH, get(routes::metrics::show_metrics))
+        .merge(admin::routes(state))
 }
 
 /// The fallbacks and middleware every router gets. Requests are counted outermost, so the

@@ -567,7 +567,10 @@ async fn consent_is_remembered_and_withdrawing_it_revokes_its_families(store: &d
         "most recent first, replaced in place, first granted kept"
     );
     assert!(!store.has_offline_access(&carol, &cc1, t(40)).await.unwrap());
-    store.insert_family(&family("offline-f", "cc1", "cu")).await.unwrap();
+    store
+        .insert_family(&family("offline-f", "cc1", "cu"))
+        .await
+        .unwrap();
     store
         .insert_refresh_token(&RefreshTokenRecord {
             hash: hash(b"carol-refresh"),

@@ -45,6 +45,24 @@ impl KeyRing {
         }
     }
 
+    /// The keys as stored (public parts and states), as of the last refresh.
+    pub fn stored_keys(&self) -> Vec<StoredKey> {
+        self.snapshot.read().map(|s| s.keys.clone()).unwrap_or_default()
+    }
+
+    /// Starts a rotation of `alg`: a new key published now that signs after the
+    /// pre-publication period; the ring picks it up at once.
+    pub async fn rotate(
+        &self,
+        store: &dyn KeyStore,
+        alg: super::Algorithm,
+        now: Timestamp,
+    ) -> Result<StoredKey, KeyError> {
+        let key = super::rotate(store, &self.sealer, alg, now, self.policy.prepublish).await?;
+        self.refresh(store).await?;
+        Ok(key)
+    }
+
     /// Reloads the key list from the store, decrypting only keys not already held.
     pub async fn refresh(&self, store: &dyn KeyStore) -> Result<(), KeyError> {
         let keys = store.list_keys().await?;

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use super::{Inner, LatchkeyAuth};
 use crate::clock::{Clock, SystemClock};
-use crate::discovery::{HttpSource, IntrospectionEndpoint, Source, fetch_metadata};
+use crate::discovery::{
+    HttpSource, IntrospectionEndpoint, JwksProvider, LocalSource, Source, fetch_metadata,
+};
 use crate::error::DiscoveryError;
 use crate::introspection::Introspector;
 use crate::jwt::Expectations;
-use crate::keys::{KeyCache, KeySet};
+use crate::keys::{KeyCache, KeySet, parse_jwks};
 use crate::verified_cache::VerifiedCache;
 
 /// How long the default HTTP client waits for the authorization server.
@@ -200,6 +202,33 @@ impl AuthBuilder {
         Ok(self.assemble(source, keys, introspecting))
     }
 
+    /// Makes the verifier from keys handed over in process, without discovery: for a
+    /// service that embeds the issuer. The provider is asked again, like a JWKS URL would
+    /// be fetched again, when a token names an unknown `kid` (at most once per
+    /// [`jwks_refetch_interval`](Self::jwks_refetch_interval)). Introspection mode is not
+    /// available this way.
+    pub fn local_keys(self, provider: Arc<dyn JwksProvider>) -> Result<LatchkeyAuth, DiscoveryError> {
+        self.validate()?;
+        if self.introspection.is_some() {
+            return Err(DiscoveryError::InvalidSetting(
+                "introspection needs the issuer's endpoint: use discover()",
+            ));
+        }
+        let local = LocalSource(provider);
+        let body = local.0.jwks().map_err(|reason| DiscoveryError::Document {
+            url: "in-process JWKS".into(),
+            reason,
+        })?;
+        let keys = parse_jwks(&body).map_err(|reason| DiscoveryError::Document {
+            url: "in-process JWKS".into(),
+            reason,
+        })?;
+        if keys.is_empty() {
+            return Err(DiscoveryError::NoUsableKeys("in-process JWKS".into()));
+        }
+        Ok(self.assemble(Source::Local(local), keys, false))
+    }
+
     fn validate(&self) -> Result<(), DiscoveryError> {
         if self.issuer.is_empty() {
             return Err(DiscoveryError::InvalidSetting("the issuer is empty"));
@@ -250,7 +279,7 @@ impl AuthBuilder {
     pub(crate) fn build_with(self, source: Source, introspecting: bool) -> LatchkeyAuth {
         let keys = match &source {
             Source::Fake(fake) => fake.current_keys(),
-            Source::Http(_) => KeySet::new(),
+            Source::Http(_) | Source::Local(_) => KeySet::new(),
         };
         self.assemble(source, keys, introspecting)
     }

@@ -293,6 +293,33 @@ impl FamilyStore for SqliteStore {
         })
     }
 
+    async fn revoke_families_of(
+        &self,
+        user: Option<&UserId>,
+        client: Option<&ClientId>,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        if user.is_none() && client.is_none() {
+            return Err(StoreError::Corrupt(
+                "revoking every family needs a user or a client".into(),
+            ));
+        }
+        let (user, client) = (user.map(UserId::as_str), client.map(ClientId::as_str));
+        let done = sqlx::query(
+            "UPDATE token_families SET revoked_at = ? WHERE revoked_at IS NULL
+             AND (? IS NULL OR user_id = ?) AND (? IS NULL OR client_id = ?)",
+        )
+        .bind(now.as_secs())
+        .bind(user)
+        .bind(user)
+        .bind(client)
+        .bind(client)
+        .execute(&self.writer)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
     async fn revoked_families_since(
         &self,
         since: Timestamp,

@@ -124,7 +124,10 @@ impl ClientCommand {
             Self::List { json } => {
                 let clients = store.list_clients().await?;
                 if json {
-                    let list: Vec<Value> = clients.iter().map(|c| metadata(c, None)).collect();
+                    let list: Vec<Value> = clients
+                        .iter()
+                        .map(|c| registry::client_metadata(c, None))
+                        .collect();
                     println!("{}", serde_json::to_string_pretty(&list)?);
                 } else if clients.is_empty() {
                     println!("no clients registered");
@@ -184,28 +187,12 @@ fn truncate(text: &str, width: usize) -> String {
     }
 }
 
-/// RFC 7591 §3.2.1 client information.
-fn metadata(client: &Client, secret: Option<&ClientSecret>) -> Value {
-    let mut doc = json!({
-        "client_id": client.id.as_str(),
-        "client_id_issued_at": client.created_at.as_secs(),
-        "client_name": client.name,
-        "redirect_uris": client.redirect_uris.iter().map(RedirectUri::as_str).collect::<Vec<_>>(),
-        "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-        "scope": client.scopes.to_string(),
-        "token_endpoint_auth_method": client.auth_method.as_str(),
-        "id_token_signed_response_alg": client.id_token_alg.as_str(),
-    });
-    if let (Some(secret), Value::Object(members)) = (secret, &mut doc) {
-        members.insert("client_secret".into(), json!(secret.expose()));
-        members.insert("client_secret_expires_at".into(), json!(0));
-    }
-    doc
-}
-
 fn print_client(client: &Client, secret: Option<&ClientSecret>, as_json: bool) -> anyhow::Result<()> {
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&metadata(client, secret))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&registry::client_metadata(client, secret))?
+        );
         return Ok(());
     }
     let list = |items: Vec<&str>| {

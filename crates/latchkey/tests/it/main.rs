@@ -9,6 +9,7 @@
 )]
 
 mod account;
+mod admin;
 mod audit;
 mod authorize;
 mod cli;

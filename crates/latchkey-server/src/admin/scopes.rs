@@ -1,0 +1,68 @@
+//! `/admin/v1/scopes`: scopes and the descriptions consent pages show.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use latchkey_core::scope::Scope;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{JsonBody, Operator, Page, PageQuery, Problem, paginate};
+use crate::state::AppState;
+
+/// A scope and what it lets a client do, in words for the user.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ScopeInfo {
+    scope: String,
+    description: String,
+}
+
+/// A scope's description.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScopeText {
+    description: String,
+}
+
+/// List scopes.
+#[utoipa::path(get, path = "/admin/v1/scopes", tag = "scopes", params(PageQuery),
+    responses((status = 200, body = Page<ScopeInfo>), (status = 401, body = Problem)))]
+pub(crate) async fn list_scopes(
+    State(app): State<AppState>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<ScopeInfo>>, Problem> {
+    let scopes = app.store.list_scopes().await?;
+    let infos = scopes
+        .into_iter()
+        .map(|s| ScopeInfo {
+            scope: s.scope.to_string(),
+            description: s.description,
+        })
+        .collect();
+    Ok(Json(paginate(infos, |s: &ScopeInfo| s.scope.clone(), &page)?))
+}
+
+/// Create a scope, or change its description.
+#[utoipa::path(put, path = "/admin/v1/scopes/{scope}", tag = "scopes", params(("scope" = String, Path)), request_body = ScopeText,
+    responses((status = 200, body = ScopeInfo), (status = 400, body = Problem)))]
+pub(crate) async fn put_scope(
+    State(app): State<AppState>,
+    Extension(_operator): Extension<Operator>,
+    Path(name): Path<String>,
+    JsonBody(text): JsonBody<ScopeText>,
+) -> Result<Json<ScopeInfo>, Problem> {
+    let scope = Scope::parse(&name).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let description = text.description.trim();
+    if description.is_empty() || description.len() > 500 || description.chars().any(char::is_control) {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "The description must be 1 to 500 characters of text without control characters.",
+        ));
+    }
+    app.store.describe_scope(&scope, description).await?;
+    Ok(Json(ScopeInfo {
+        scope: scope.to_string(),
+        description: description.to_owned(),
+    }))
+}

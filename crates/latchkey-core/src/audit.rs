@@ -64,6 +64,7 @@ kinds! {
     ClientDeleted => "client.deleted": "A client was deleted.",
     ClientSecretRotated => "client.secret_rotated": "A client's secret was replaced.",
     UserCreated => "user.created": "A user was created.",
+    UserUpdated => "user.updated": "A user's profile changed.",
     UserDeleted => "user.deleted": "A user was deleted.",
     KeyCreated => "key.created": "A signing key was created.",
     KeyDeleted => "key.deleted": "A signing key past its retention was deleted.",

@@ -186,6 +186,36 @@ pub async fn register_client(
     Ok((client, secret))
 }
 
+/// Changes a client's metadata. `registration` is the whole new metadata; the auth method
+/// (and so public or confidential) cannot change, and neither can the id or secret.
+pub async fn update_client(
+    store: &dyn Store,
+    id: &ClientId,
+    registration: &ClientRegistration,
+) -> Result<Client, RegistryError> {
+    let current = store
+        .find_client(id)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(id.to_string()))?;
+    let mut registration = registration.clone();
+    registration.public = current.is_public();
+    registration.auth_method = Some(current.auth_method.as_str().to_owned());
+    let meta = registration.validate()?;
+    let updated = Client {
+        name: meta.name,
+        grant_types: meta.grant_types,
+        redirect_uris: meta.redirect_uris,
+        scopes: meta.scopes,
+        id_token_alg: meta.id_token_alg,
+        ..current
+    };
+    store.ensure_scopes(&updated.scopes).await?;
+    if !store.update_client(&updated).await? {
+        return Err(RegistryError::NotFound(id.to_string()));
+    }
+    Ok(updated)
+}
+
 /// Replaces a confidential client's secret; the old one stops working (within the
 /// server's client cache lifetime). Returns the new secret, shown once.
 pub async fn rotate_client_secret(

@@ -32,6 +32,9 @@ pub trait ClientStore: Send + Sync {
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError>;
     /// Replaces a confidential client's secret hash; `false` if there is no such client.
     async fn replace_client_secret(&self, id: &ClientId, hash: &SecretHash) -> Result<bool, StoreError>;
+    /// Replaces a client's metadata (name, grant types, redirect URIs, scopes, ID-token
+    /// algorithm; never its id, secret or auth method); `false` if it does not exist.
+    async fn update_client(&self, client: &Client) -> Result<bool, StoreError>;
 }
 
 /// A scope and the description a consent page shows for it.
@@ -112,6 +115,13 @@ pub trait UserStore: Send + Sync {
     async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError>;
     /// Replaces a password hash; `false` if there is no such user.
     async fn set_password_hash(&self, id: &UserId, password_hash: &str) -> Result<bool, StoreError>;
+    /// Replaces a user's e-mail address and display name; `false` if there is no such user.
+    async fn update_profile(
+        &self,
+        id: &UserId,
+        email: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Browser sessions, keyed by the hash of the cookie value.

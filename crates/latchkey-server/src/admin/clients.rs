@@ -236,3 +236,74 @@ pub(crate) async fn revoke_client_tokens(
     let revoked = grants::revoke_all_of(&app, None, Some(&id), &operator.actor(), app.now()).await?;
     Ok(Revoked::new(revoked))
 }
+
+/// Changes to a client's metadata; absent fields keep their value. The id, the secret and
+/// the authentication method (public or confidential) never change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClientChanges {
+    client_name: Option<String>,
+    grant_types: Option<Vec<String>>,
+    redirect_uris: Option<Vec<String>>,
+    /// Allowed scopes, space-separated.
+    scope: Option<String>,
+    id_token_signed_response_alg: Option<String>,
+}
+
+/// Change a client's metadata.
+#[utoipa::path(patch, path = "/admin/v1/clients/{client_id}", tag = "clients", params(("client_id" = String, Path)), request_body = ClientChanges,
+    responses((status = 200, body = ClientInfo), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn update_client(
+    State(app): State<AppState>,
+    Extension(operator): Extension<Operator>,
+    Path(id): Path<String>,
+    JsonBody(changes): JsonBody<ClientChanges>,
+) -> Result<Json<ClientInfo>, Problem> {
+    let id = ClientId::new(id);
+    let current = app
+        .store
+        .find_client(&id)
+        .await?
+        .ok_or_else(|| Problem::not_found("client"))?;
+    let registration = ClientRegistration {
+        name: changes.client_name.unwrap_or_else(|| current.name.clone()),
+        grant_types: changes.grant_types.unwrap_or_else(|| {
+            current
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect()
+        }),
+        redirect_uris: changes.redirect_uris.unwrap_or_else(|| {
+            current
+                .redirect_uris
+                .iter()
+                .map(|u| u.as_str().to_owned())
+                .collect()
+        }),
+        scopes: changes.scope.map_or_else(
+            || current.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            |s| {
+                s.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            },
+        ),
+        public: current.is_public(),
+        auth_method: None,
+        id_token_alg: Some(
+            changes
+                .id_token_signed_response_alg
+                .unwrap_or_else(|| current.id_token_alg.as_str().to_owned()),
+        ),
+    };
+    let updated = registry::update_client(app.store.as_ref(), &id, &registration)
+        .await
+        .map_err(registry_problem)?;
+    app.forget_client(&id);
+    app.audit
+        .record(AuditEvent::new(AuditKind::ClientUpdated, app.now(), &operator.actor()).client(&id))
+        .await;
+    Ok(Json(ClientInfo::of(&updated, None)))
+}

@@ -51,12 +51,14 @@ pub const WRITE_SCOPE: &str = "admin:write";
         clients::list_clients,
         clients::create_client,
         clients::get_client,
+        clients::update_client,
         clients::delete_client,
         clients::rotate_secret,
         clients::revoke_client_tokens,
         users::list_users,
         users::create_user,
         users::get_user,
+        users::update_user,
         users::delete_user,
         users::set_password,
         users::list_user_grants,
@@ -101,7 +103,9 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/clients/{client_id}",
-            get(clients::get_client).delete(clients::delete_client),
+            get(clients::get_client)
+                .patch(clients::update_client)
+                .delete(clients::delete_client),
         )
         .route("/clients/{client_id}/secret", post(clients::rotate_secret))
         .route(
@@ -111,7 +115,9 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route("/users", get(users::list_users).post(users::create_user))
         .route(
             "/users/{user_id}",
-            get(users::get_user).delete(users::delete_user),
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
         )
         .route("/users/{user_id}/password", put(users::set_password))
         .route("/users/{user_id}/grants", get(users::list_user_grants))

@@ -242,3 +242,49 @@ pub(crate) async fn revoke_user_tokens(
     let revoked = grants::revoke_all_of(&app, Some(&found.id), None, &operator.actor(), app.now()).await?;
     Ok(Revoked::new(revoked))
 }
+
+/// Changes to a user's profile; absent fields keep their value, `null` clears one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProfileChanges {
+    #[serde(default, deserialize_with = "present")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// Change a user's e-mail address or display name.
+#[utoipa::path(patch, path = "/admin/v1/users/{user_id}", tag = "users", params(("user_id" = String, Path)), request_body = ProfileChanges,
+    responses((status = 200, body = UserInfo), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn update_user(
+    State(app): State<AppState>,
+    Extension(operator): Extension<Operator>,
+    Path(id): Path<String>,
+    JsonBody(changes): JsonBody<ProfileChanges>,
+) -> Result<Json<UserInfo>, Problem> {
+    let mut found = find(&app, &id).await?;
+    if let Some(email) = changes.email {
+        found.email = email;
+    }
+    if let Some(name) = changes.name {
+        found.name = name;
+    }
+    user::validate_profile(found.email.as_deref(), found.name.as_deref())
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    if !app
+        .store
+        .update_profile(&found.id, found.email.as_deref(), found.name.as_deref())
+        .await?
+    {
+        return Err(Problem::not_found("user"));
+    }
+    app.audit
+        .record(AuditEvent::new(AuditKind::UserUpdated, app.now(), &operator.actor()).subject(&found.id))
+        .await;
+    Ok(Json(UserInfo::from(&found)))
+}

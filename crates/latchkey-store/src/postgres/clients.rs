@@ -71,6 +71,23 @@ impl ClientStore for PostgresStore {
         Ok(())
     }
 
+    async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE clients SET name = $1, grant_types = $2, redirect_uris = $3, scopes = $4, id_token_alg = $5
+             WHERE id = $6",
+        )
+        .bind(&client.name)
+        .bind(join(&client.grant_types, |g| g.as_str()))
+        .bind(join(&client.redirect_uris, RedirectUri::as_str))
+        .bind(client.scopes.to_string())
+        .bind(client.id_token_alg.as_str())
+        .bind(client.id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM clients WHERE id = $1"))
             .bind(id.as_str())

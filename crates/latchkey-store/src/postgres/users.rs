@@ -86,6 +86,22 @@ impl UserStore for PostgresStore {
         Ok(result.rows_affected() > 0)
     }
 
+    async fn update_profile(
+        &self,
+        id: &UserId,
+        email: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET email = $1, name = $2 WHERE id = $3")
+            .bind(email)
+            .bind(name)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn set_password_hash(&self, id: &UserId, password_hash: &str) -> Result<bool, StoreError> {
         let result = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)

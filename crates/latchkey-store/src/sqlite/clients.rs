@@ -71,6 +71,23 @@ impl ClientStore for SqliteStore {
         Ok(())
     }
 
+    async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE clients SET name = ?, grant_types = ?, redirect_uris = ?, scopes = ?, id_token_alg = ?
+             WHERE id = ?",
+        )
+        .bind(&client.name)
+        .bind(join(&client.grant_types, |g| g.as_str()))
+        .bind(join(&client.redirect_uris, RedirectUri::as_str))
+        .bind(client.scopes.to_string())
+        .bind(client.id_token_alg.as_str())
+        .bind(client.id.as_str())
+        .execute(&self.writer)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM clients WHERE id = ?"))
             .bind(id.as_str())

@@ -86,6 +86,22 @@ impl UserStore for SqliteStore {
         Ok(result.rows_affected() > 0)
     }
 
+    async fn update_profile(
+        &self,
+        id: &UserId,
+        email: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET email = ?, name = ? WHERE id = ?")
+            .bind(email)
+            .bind(name)
+            .bind(id.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn set_password_hash(&self, id: &UserId, password_hash: &str) -> Result<bool, StoreError> {
         let result = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)

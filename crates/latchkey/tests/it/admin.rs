@@ -15,12 +15,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/v1/clients"),
     ("post", "/admin/v1/clients"),
     ("get", "/admin/v1/clients/{client_id}"),
+    ("patch", "/admin/v1/clients/{client_id}"),
     ("delete", "/admin/v1/clients/{client_id}"),
     ("post", "/admin/v1/clients/{client_id}/secret"),
     ("post", "/admin/v1/clients/{client_id}/revoke-tokens"),
     ("get", "/admin/v1/users"),
     ("post", "/admin/v1/users"),
     ("get", "/admin/v1/users/{user_id}"),
+    ("patch", "/admin/v1/users/{user_id}"),
     ("delete", "/admin/v1/users/{user_id}"),
     ("put", "/admin/v1/users/{user_id}/password"),
     ("get", "/admin/v1/users/{user_id}/grants"),
@@ -156,6 +158,20 @@ backend_test! {
         let (status, _) = admin.call(Method::GET, "/admin/v1/clients?limit=0", None).await;
         assert_eq!(status, 400);
 
+        let (status, changed) = admin
+            .call(Method::PATCH, &format!("/admin/v1/clients/{id}"), Some(json!({"client_name": "Nightly reports", "scope": "notes:read notes:write"})))
+            .await;
+        assert_eq!(status, 200, "{changed}");
+        assert_eq!((changed["client_name"].as_str(), changed["scope"].as_str()), (Some("Nightly reports"), Some("notes:read notes:write")));
+        server.token(&job, Some("notes:write")).await;
+        let (status, problem) = admin
+            .call(Method::PATCH, &format!("/admin/v1/clients/{id}"), Some(json!({"grant_types": ["authorization_code"]})))
+            .await;
+        assert_eq!(status, 400, "a code-flow client needs a redirect URI: {problem}");
+        let (status, _) = admin
+            .call(Method::PATCH, &format!("/admin/v1/clients/{id}"), Some(json!({"token_endpoint_auth_method": "none"})))
+            .await;
+        assert_eq!(status, 422, "the auth method cannot change");
         let (status, rotated) = admin.call(Method::POST, &format!("/admin/v1/clients/{id}/secret"), None).await;
         assert_eq!(status, 200);
         let old = server.post_form("/oauth2/token", Some(&job), &[("grant_type", "client_credentials")]).await;
@@ -182,6 +198,12 @@ backend_test! {
             .await;
         assert_eq!(status, 400);
         assert_eq!(admin.get(&format!("/admin/v1/users/{sub}")).await["username"], "ivy");
+        let (status, changed) = admin
+            .call(Method::PATCH, &format!("/admin/v1/users/{sub}"), Some(json!({"name": "Ivy Example", "email": null})))
+            .await;
+        assert_eq!(status, 200, "{changed}");
+        assert_eq!((changed["name"].as_str(), changed["email"].as_str()), (Some("Ivy Example"), None));
+        assert_eq!(admin.get(&format!("/admin/v1/users/{sub}")).await["name"], "Ivy Example");
         assert_eq!(admin.get("/admin/v1/users").await["items"].as_array().unwrap().len(), 1);
         let (status, _) = admin
             .call(Method::PUT, &format!("/admin/v1/users/{sub}/password"), Some(json!({"password": "another fine passphrase"})))
@@ -231,7 +253,7 @@ backend_test! {
                 .filter(|e| e["kind"] != "token.issued")
                 .map(|e| (e["kind"].as_str().unwrap().to_owned(), e["actor"].as_str().unwrap().to_owned()))
                 .collect::<Vec<_>>();
-            if changes.len() >= 3 {
+            if changes.len() >= 4 {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -241,6 +263,7 @@ backend_test! {
             [
                 ("client.deleted".to_owned(), actor.clone()),
                 ("client.secret_rotated".to_owned(), actor.clone()),
+                ("client.updated".to_owned(), actor.clone()),
                 ("client.created".to_owned(), actor.clone()),
             ]
         );
@@ -376,4 +399,28 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn with_an_admin_listener_the_admin_api_is_served_there_only() {
+    let server = TestServer::start_with_admin_listener().await;
+    let admin_base = server.admin_base.clone().unwrap();
+    let (admin, _) = operator(&server, "admin:read").await;
+    let public = server
+        .http
+        .get(server.url("/admin/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+    let listed = server
+        .http
+        .get(format!("{admin_base}/admin/v1/clients"))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let (status, _) = admin.call(Method::GET, "/admin/v1/clients", None).await;
+    assert_eq!(status, 404, "not on the public listener");
 }

@@ -309,6 +309,19 @@ pub trait AuditStore: Send + Sync {
     async fn purge_audit_events(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// One connection pool's occupancy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Which pool (`readers`, `writer`, `pool`).
+    pub name: &'static str,
+    /// Connections open.
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// The most it may open.
+    pub max: u32,
+}
+
 /// Everything a Latchkey node stores.
 #[async_trait]
 pub trait Store:
@@ -325,4 +338,8 @@ pub trait Store:
 {
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// How full each connection pool is, for the metrics.
+    fn pool_status(&self) -> Vec<PoolStatus> {
+        Vec::new()
+    }
 }

@@ -32,6 +32,8 @@ const CODE_REPLAYS: &str = "latchkey_code_replays_total";
 const LOGIN_FAILURES: &str = "latchkey_login_failures_total";
 const RATE_LIMITED: &str = "latchkey_rate_limited_total";
 const KEY_AGE: &str = "latchkey_signing_key_age_seconds";
+const POOL_CONNECTIONS: &str = "latchkey_store_pool_connections";
+const POOL_MAX: &str = "latchkey_store_pool_max_connections";
 
 /// The `endpoint` of a request no route matched.
 const UNMATCHED: &str = "unmatched";
@@ -104,6 +106,11 @@ fn describe() {
     );
     describe_counter!(LOGIN_FAILURES, "Refused sign-ins.");
     describe_counter!(RATE_LIMITED, "Requests refused by an abuse limit, by limit.");
+    describe_gauge!(
+        POOL_CONNECTIONS,
+        "Database connections by pool, busy or idle (busy near the pool's maximum means saturation)."
+    );
+    describe_gauge!(POOL_MAX, "The most connections each database pool may open.");
     describe_gauge!(
         KEY_AGE,
         ::metrics::Unit::Seconds,
@@ -200,11 +207,10 @@ fn limit_label(event: &AuditEvent) -> String {
 }
 
 /// Samples the gauges and drains histogram buffers; the maintenance task calls this every
-/// [`SAMPLE_EVERY`]. Key ages come from the stored key list (one small query), because the
-/// key ring keeps its list private.
+/// [`SAMPLE_EVERY`].
 pub(crate) async fn sample(context: &Context) -> Result<(), StoreError> {
     handle().run_upkeep();
-    let keys = context.store.list_keys().await?;
+    let keys = context.keys.stored_keys();
     let now = context.now();
     let states = key_states(&keys, now, context.config.rotation_policy().retention);
     for (key, state) in keys.iter().zip(states) {
@@ -216,6 +222,12 @@ pub(crate) async fn sample(context: &Context) -> Result<(), StoreError> {
             "state" => state.to_string(),
         )
         .set(age as f64);
+    }
+    for pool in context.store.pool_status() {
+        let busy = pool.open.saturating_sub(pool.idle);
+        gauge!(POOL_CONNECTIONS, "pool" => pool.name, "state" => "busy").set(f64::from(busy));
+        gauge!(POOL_CONNECTIONS, "pool" => pool.name, "state" => "idle").set(f64::from(pool.idle));
+        gauge!(POOL_MAX, "pool" => pool.name).set(f64::from(pool.max));
     }
     Ok(())
 }

@@ -48,3 +48,16 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, ConnectError> {
         Err(ConnectError::UnsupportedUrl(url.to_owned()))
     }
 }
+
+/// A sqlx pool's occupancy.
+pub(crate) fn pool_status<DB: sqlx::Database>(
+    name: &'static str,
+    pool: &sqlx::Pool<DB>,
+) -> latchkey_core::store::PoolStatus {
+    latchkey_core::store::PoolStatus {
+        name,
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
+}

@@ -166,6 +166,10 @@ where
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn pool_status(&self) -> Vec<latchkey_core::store::PoolStatus> {
+        vec![crate::pool_status("pool", &self.pool)]
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

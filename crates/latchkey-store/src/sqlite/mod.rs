@@ -189,6 +189,13 @@ where
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn pool_status(&self) -> Vec<latchkey_core::store::PoolStatus> {
+        vec![
+            crate::pool_status("readers", &self.pool),
+            crate::pool_status("writer", &self.writer),
+        ]
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

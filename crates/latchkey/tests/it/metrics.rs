@@ -146,6 +146,30 @@ async fn an_admin_listener_alone_serves_metrics_with_the_key_ages() {
     );
     assert!(text.contains(&format!("kid=\"{kid}\"")), "{text}");
     assert!(age >= 0.0);
+    // Pool saturation: every pool of this store reports its maximum and its busy count.
+    assert!(
+        value(
+            &text,
+            "latchkey_store_pool_max_connections",
+            &[("pool", "readers")]
+        ) >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "latchkey_store_pool_max_connections",
+            &[("pool", "writer")]
+        ),
+        1.0
+    );
+    assert!(
+        value(
+            &text,
+            "latchkey_store_pool_connections",
+            &[("pool", "readers"), ("state", "idle")]
+        ) >= 0.0
+    );
     assert!(
         value(
             &text,

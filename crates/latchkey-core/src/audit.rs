@@ -220,9 +220,10 @@ pub trait AuditObserver: Send + Sync {
 }
 
 /// Events waiting to be written; requests wait when this many are queued.
-const QUEUE: usize = 8_192;
-/// At most this many events per write.
-const BATCH: usize = 512;
+const QUEUE: usize = 16_384;
+/// At most this many events per write (six parameters each: within both databases'
+/// limits on bound parameters).
+const BATCH: usize = 2_048;
 /// How long an event may wait in the queue before it is written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
@@ -283,12 +284,14 @@ impl AuditLog {
 async fn write_events(store: Arc<dyn Store>, mut events: mpsc::Receiver<AuditEvent>) {
     let mut batch = Vec::with_capacity(BATCH);
     while events.recv_many(&mut batch, BATCH).await > 0 {
-        // Let a burst gather into one write.
-        tokio::time::sleep(FLUSH_EVERY).await;
-        while batch.len() < BATCH {
-            match events.try_recv() {
-                Ok(event) => batch.push(event),
-                Err(_) => break,
+        // A trickle waits a moment to gather into one write; a flood is written at once.
+        if batch.len() < BATCH / 4 {
+            tokio::time::sleep(FLUSH_EVERY).await;
+            while batch.len() < BATCH {
+                match events.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
             }
         }
         write_batch(store.as_ref(), &mut batch).await;

@@ -7,10 +7,13 @@
 //! Never a client id, a subject, a token or a secret: a label is a new series forever, and
 //! `/metrics` may be readable by more people than the audit trail.
 
-use std::sync::OnceLock;
+use std::collections::{HashMap, HashSet};
+use std::sync::{LazyLock, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use ::metrics::{
+    Counter, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::Next;
@@ -124,24 +127,73 @@ pub(crate) fn render() -> String {
 }
 
 /// Counts and times a request under its route template.
+///
+/// The handles are cached per label set: the label values come from a small closed set
+/// (route templates, methods, statuses), so after the first request of each kind this is
+/// two map lookups without allocation instead of a registry lookup by formatted labels.
 pub(crate) async fn track_requests(request: Request, next: Next) -> Response {
     let endpoint = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| UNMATCHED.to_owned(), |path| path.as_str().to_owned());
+        .map_or(UNMATCHED, |path| intern(path.as_str()));
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed().as_secs_f64();
-    counter!(
-        HTTP_REQUESTS,
-        "endpoint" => endpoint.clone(),
-        "method" => method,
-        "status" => response.status().as_u16().to_string(),
-    )
-    .increment(1);
-    histogram!(HTTP_DURATION, "endpoint" => endpoint).record(elapsed);
+    let status = response.status().as_u16();
+    request_counter(endpoint, method, status).increment(1);
+    duration_histogram(endpoint).record(elapsed);
     response
+}
+
+type CounterKey = (&'static str, &'static str, u16);
+
+fn request_counter(endpoint: &'static str, method: &'static str, status: u16) -> Counter {
+    static COUNTERS: LazyLock<RwLock<HashMap<CounterKey, Counter>>> = LazyLock::new(RwLock::default);
+    let key = (endpoint, method, status);
+    if let Some(counter) = COUNTERS.read().ok().and_then(|map| map.get(&key).cloned()) {
+        return counter;
+    }
+    let counter = counter!(
+        HTTP_REQUESTS,
+        "endpoint" => endpoint,
+        "method" => method,
+        "status" => status.to_string(),
+    );
+    if let Ok(mut map) = COUNTERS.write() {
+        map.insert(key, counter.clone());
+    }
+    counter
+}
+
+fn duration_histogram(endpoint: &'static str) -> Histogram {
+    static HISTOGRAMS: LazyLock<RwLock<HashMap<&'static str, Histogram>>> = LazyLock::new(RwLock::default);
+    if let Some(histogram) = HISTOGRAMS.read().ok().and_then(|map| map.get(endpoint).cloned()) {
+        return histogram;
+    }
+    let histogram = histogram!(HTTP_DURATION, "endpoint" => endpoint);
+    if let Ok(mut map) = HISTOGRAMS.write() {
+        map.insert(endpoint, histogram.clone());
+    }
+    histogram
+}
+
+/// A route template as a `&'static str`. Templates are the router's own strings, a set as
+/// small as the route table, so each is leaked once.
+fn intern(template: &str) -> &'static str {
+    static TEMPLATES: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(RwLock::default);
+    if let Some(found) = TEMPLATES.read().ok().and_then(|set| set.get(template).copied()) {
+        return found;
+    }
+    let Ok(mut set) = TEMPLATES.write() else {
+        return UNMATCHED;
+    };
+    if let Some(found) = set.get(template).copied() {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(template.to_owned().into_boxed_str());
+    set.insert(leaked);
+    leaked
 }
 
 /// The method, or "other" for extension methods a client may invent.

@@ -309,6 +309,10 @@ pub trait AuditStore: Send + Sync {
     async fn purge_audit_events(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// The histogram a store implementation may time its operations in (label `operation`,
+/// the method name); named here so the exporter and the store agree.
+pub const QUERY_DURATION_METRIC: &str = "latchkey_store_query_duration_seconds";
+
 /// One connection pool's occupancy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolStatus {

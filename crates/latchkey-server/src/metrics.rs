@@ -35,6 +35,7 @@ const CODE_REPLAYS: &str = "latchkey_code_replays_total";
 const LOGIN_FAILURES: &str = "latchkey_login_failures_total";
 const RATE_LIMITED: &str = "latchkey_rate_limited_total";
 const KEY_AGE: &str = "latchkey_signing_key_age_seconds";
+const TOKEN_REQUESTS: &str = "latchkey_token_requests_total";
 const POOL_CONNECTIONS: &str = "latchkey_store_pool_connections";
 const POOL_MAX: &str = "latchkey_store_pool_max_connections";
 
@@ -45,6 +46,12 @@ const UNMATCHED: &str = "unmatched";
 /// millisecond, a login (Argon2) in tens of milliseconds, a stalled database in seconds.
 const LATENCY_BUCKETS: [f64; 14] = [
     0.000_25, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// Store operation buckets, in seconds: a cached-statement read takes tens of
+/// microseconds, a queued write hundreds, a database in trouble seconds.
+const QUERY_BUCKETS: [f64; 14] = [
+    0.000_05, 0.0001, 0.000_25, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
 ];
 
 /// How often the maintenance task samples gauges and drains histogram buffers.
@@ -71,6 +78,12 @@ fn install() -> PrometheusHandle {
     // duration would be rendered as a summary, which cannot be aggregated across nodes.
     let builder = builder
         .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.to_owned()), &LATENCY_BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(latchkey_core::store::QUERY_DURATION_METRIC.to_owned()),
+                &QUERY_BUCKETS,
+            )
+        })
         .unwrap_or_else(|_| PrometheusBuilder::new());
     let recorder = builder.build_recorder();
     let handle = recorder.handle();
@@ -109,6 +122,15 @@ fn describe() {
     );
     describe_counter!(LOGIN_FAILURES, "Refused sign-ins.");
     describe_counter!(RATE_LIMITED, "Requests refused by an abuse limit, by limit.");
+    describe_counter!(
+        TOKEN_REQUESTS,
+        "Token requests that reached their grant, by grant type and outcome (ok or the OAuth error code)."
+    );
+    describe_histogram!(
+        latchkey_core::store::QUERY_DURATION_METRIC,
+        ::metrics::Unit::Seconds,
+        "Store operations by name (the store trait's method), including waiting for a connection."
+    );
     describe_gauge!(
         POOL_CONNECTIONS,
         "Database connections by pool, busy or idle (busy near the pool's maximum means saturation)."
@@ -194,6 +216,18 @@ fn intern(template: &str) -> &'static str {
     let leaked: &'static str = Box::leak(template.to_owned().into_boxed_str());
     set.insert(leaked);
     leaked
+}
+
+/// Counts a token request that reached its grant, by grant type and outcome (`ok` or the
+/// RFC 6749 error code: `authorization_pending` and `slow_down` are how device polling
+/// looks, `invalid_grant` is worth an alert).
+pub(crate) fn token_request(grant_type: GrantType, error: Option<&latchkey_core::OAuthError>) {
+    counter!(
+        TOKEN_REQUESTS,
+        "grant_type" => grant_type.as_str(),
+        "outcome" => error.map_or("ok", latchkey_core::OAuthError::code),
+    )
+    .increment(1);
 }
 
 /// The method, or "other" for extension methods a client may invent.

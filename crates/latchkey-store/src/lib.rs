@@ -8,6 +8,7 @@
 mod migrate;
 pub mod postgres;
 pub mod sqlite;
+mod timed;
 
 use std::sync::Arc;
 
@@ -41,9 +42,13 @@ pub enum ConnectError {
 /// Opens the database at `url`, applying any pending migrations.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, ConnectError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        Ok(Arc::new(timed::TimedStore::new(Arc::new(
+            sqlite::SqliteStore::connect(url).await?,
+        ))))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
+        Ok(Arc::new(timed::TimedStore::new(Arc::new(
+            postgres::PostgresStore::connect(url).await?,
+        ))))
     } else {
         Err(ConnectError::UnsupportedUrl(url.to_owned()))
     }

@@ -18,6 +18,8 @@ pub(crate) async fn issue_token(
     let now = app.now();
     let client = client_auth::authenticate(&app, &request.credentials, now).await?;
     let token_request = TokenRequest::parse(&request.params)?;
-    let response = grant::exchange(&app, &client, token_request, now).await?;
-    Ok(no_store(Json(response).into_response()))
+    let grant_type = token_request.grant_type();
+    let outcome = grant::exchange(&app, &client, token_request, now).await;
+    crate::metrics::token_request(grant_type, outcome.as_ref().err());
+    Ok(no_store(Json(outcome?).into_response()))
 }

@@ -94,6 +94,23 @@ async fn a_client_credentials_grant_moves_the_request_and_audit_counters() {
         ) >= 1.0
     );
     assert!(moved("latchkey_audit_events_total", &[("kind", "token.issued")]) >= 1.0);
+    assert!(
+        moved(
+            "latchkey_token_requests_total",
+            &[("grant_type", "client_credentials"), ("outcome", "ok")]
+        ) >= 1.0,
+        "{after}"
+    );
+    // Store operations are timed by name (this server looked its client up at least once).
+    assert!(
+        value(
+            &after,
+            "latchkey_store_query_duration_seconds_count",
+            &[("operation", "find_client")]
+        ) >= 1.0,
+        "{after}"
+    );
+    assert!(after.contains("# TYPE latchkey_store_query_duration_seconds histogram"));
     assert!(moved("latchkey_rate_limited_total", &[("limit", "device_user_code")]) >= 1.0);
     // Route templates only: no raw path, no client id, no token.
     assert!(!after.contains("5f3a9c"));

@@ -55,6 +55,8 @@ pub trait ScopeStore: Send + Sync {
     async fn describe_scope(&self, scope: &Scope, description: &str) -> Result<(), StoreError>;
     /// Every scope, sorted by name.
     async fn list_scopes(&self) -> Result<Vec<ScopeDescription>, StoreError>;
+    /// Forgets a scope's description; `false` if it was not known.
+    async fn delete_scope(&self, scope: &Scope) -> Result<bool, StoreError>;
 }
 
 /// Signing keys.

@@ -79,6 +79,13 @@ impl ClientStore for TimedStore {
 
 #[async_trait]
 impl ScopeStore for TimedStore {
+    async fn delete_scope(&self, scope: &Scope) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.delete_scope(scope).await;
+        observe("delete_scope", started);
+        result
+    }
+
     async fn ensure_scopes(&self, scopes: &ScopeSet) -> Result<(), StoreError> {
         let started = Instant::now();
         let result = self.inner.ensure_scopes(scopes).await;

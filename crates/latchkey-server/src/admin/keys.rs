@@ -85,3 +85,18 @@ pub(crate) async fn rotate_keys(
     listed.retain(|info| created.iter().any(|k| k.kid.as_str() == info.kid));
     Ok((StatusCode::CREATED, Json(listed)))
 }
+
+/// One signing key.
+#[utoipa::path(get, path = "/admin/v1/keys/{kid}", tag = "keys", params(("kid" = String, Path)),
+    responses((status = 200, body = KeyInfo), (status = 404, body = Problem)))]
+pub(crate) async fn get_key(
+    State(app): State<AppState>,
+    axum::extract::Path(kid): axum::extract::Path<String>,
+) -> Result<Json<KeyInfo>, Problem> {
+    let keys = app.store.list_keys().await?;
+    infos(&app, &keys)
+        .into_iter()
+        .find(|key| key.kid == kid)
+        .map(Json)
+        .ok_or_else(|| Problem::not_found("key"))
+}

@@ -66,8 +66,10 @@ pub const WRITE_SCOPE: &str = "admin:write";
         users::revoke_user_tokens,
         scopes::list_scopes,
         scopes::put_scope,
+        scopes::delete_scope,
         grants::revoke_grant,
         keys::list_keys,
+        keys::get_key,
         keys::rotate_keys,
         audit::list_audit,
     ),
@@ -127,9 +129,13 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/users/{user_id}/revoke-tokens", post(users::revoke_user_tokens))
         .route("/scopes", get(scopes::list_scopes))
-        .route("/scopes/{scope}", put(scopes::put_scope))
+        .route(
+            "/scopes/{scope}",
+            put(scopes::put_scope).delete(scopes::delete_scope),
+        )
         .route("/grants/{grant_id}/revoke", post(grants::revoke_grant))
         .route("/keys", get(keys::list_keys))
+        .route("/keys/{kid}", get(keys::get_key))
         .route("/keys/rotate", post(keys::rotate_keys))
         .route("/audit", get(audit::list_audit))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -66,3 +66,41 @@ pub(crate) async fn put_scope(
         description: description.to_owned(),
     }))
 }
+
+/// The scopes every Latchkey knows (OpenID Connect's and `offline_access`).
+const BUILT_IN: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// Delete a scope no client is allowed any more (built-in scopes stay).
+#[utoipa::path(delete, path = "/admin/v1/scopes/{scope}", tag = "scopes", params(("scope" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub(crate) async fn delete_scope(
+    State(app): State<AppState>,
+    Extension(_operator): Extension<Operator>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let scope = Scope::parse(&name).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    if BUILT_IN.contains(&scope.as_str()) {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Built-in scopes cannot be deleted.",
+        ));
+    }
+    let users = app
+        .store
+        .list_clients()
+        .await?
+        .iter()
+        .filter(|client| client.scopes.contains(scope.as_str()))
+        .count();
+    if users > 0 {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!("{users} client(s) may still ask for this scope; change them first."),
+        ));
+    }
+    if app.store.delete_scope(&scope).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Problem::not_found("scope"))
+    }
+}

@@ -51,4 +51,13 @@ impl ScopeStore for PostgresStore {
             })
             .collect()
     }
+
+    async fn delete_scope(&self, scope: &Scope) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM scopes WHERE name = $1")
+            .bind(scope.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
 }

@@ -49,4 +49,13 @@ impl ScopeStore for SqliteStore {
             })
             .collect()
     }
+
+    async fn delete_scope(&self, scope: &Scope) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM scopes WHERE name = ?")
+            .bind(scope.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() > 0)
+    }
 }

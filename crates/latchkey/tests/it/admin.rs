@@ -30,8 +30,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/users/{user_id}/revoke-tokens"),
     ("get", "/admin/v1/scopes"),
     ("put", "/admin/v1/scopes/{scope}"),
+    ("delete", "/admin/v1/scopes/{scope}"),
     ("post", "/admin/v1/grants/{grant_id}/revoke"),
     ("get", "/admin/v1/keys"),
+    ("get", "/admin/v1/keys/{kid}"),
     ("post", "/admin/v1/keys/rotate"),
     ("get", "/admin/v1/audit"),
 ];
@@ -227,7 +229,23 @@ backend_test! {
             .call(Method::PUT, "/admin/v1/scopes/bad%20scope", Some(json!({"description": "x"})))
             .await;
         assert_eq!(status, 400);
+        let (status, _) = admin.call(Method::DELETE, "/admin/v1/scopes/openid", None).await;
+        assert_eq!(status, 409, "built-in");
+        let (status, problem) = admin.call(Method::DELETE, "/admin/v1/scopes/notes:read", None).await;
+        assert_eq!(status, 409, "a client may still ask for it: {problem}");
+        let (status, _) = admin
+            .call(Method::PUT, "/admin/v1/scopes/reports:old", Some(json!({"description": "Old reports"})))
+            .await;
+        assert_eq!(status, 200);
+        let (status, _) = admin.call(Method::DELETE, "/admin/v1/scopes/reports:old", None).await;
+        assert_eq!(status, 204);
+        let (status, _) = admin.call(Method::DELETE, "/admin/v1/scopes/reports:old", None).await;
+        assert_eq!(status, 404);
         let keys = admin.get("/admin/v1/keys").await;
+        let kid = keys[0]["kid"].as_str().unwrap();
+        assert_eq!(admin.get(&format!("/admin/v1/keys/{kid}")).await["kid"], kid);
+        let (status, _) = admin.call(Method::GET, "/admin/v1/keys/nope", None).await;
+        assert_eq!(status, 404);
         assert_eq!(keys.as_array().unwrap().iter().filter(|k| k["state"] == "active").count(), 2);
         assert!(keys.as_array().unwrap().iter().all(|k| k.get("sealed_private").is_none()));
         let (status, rotated) = admin.call(Method::POST, "/admin/v1/keys/rotate", None).await;
@@ -383,7 +401,8 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
             .replace("{client_id}", "c")
             .replace("{user_id}", "u")
             .replace("{grant_id}", "g")
-            .replace("{scope}", "s");
+            .replace("{scope}", "s")
+            .replace("{kid}", "k");
         let response = server
             .http
             .request(method.to_uppercase().parse().unwrap(), server.url(&concrete))

@@ -250,10 +250,10 @@ pub(crate) struct AuditMetrics;
 
 impl AuditObserver for AuditMetrics {
     fn observe(&self, event: &AuditEvent) {
-        counter!(AUDIT_EVENTS, "kind" => event.kind.as_str()).increment(1);
+        cached_counter(AUDIT_EVENTS, "kind", event.kind.as_str()).increment(1);
         match event.kind {
             AuditKind::TokenIssued => {
-                counter!(TOKENS_ISSUED, "grant_type" => grant_type_label(event)).increment(1);
+                cached_counter(TOKENS_ISSUED, "grant_type", grant_type_label(event)).increment(1);
             }
             AuditKind::TokenRevoked | AuditKind::GrantRevoked => counter!(TOKENS_REVOKED).increment(1),
             AuditKind::RefreshReuseDetected => counter!(REFRESH_REUSE).increment(1),
@@ -263,6 +263,22 @@ impl AuditObserver for AuditMetrics {
             _ => {}
         }
     }
+}
+
+/// A counter with one label from a closed set, its handle cached (token issuance is on
+/// the hottest path).
+fn cached_counter(name: &'static str, label: &'static str, value: &'static str) -> Counter {
+    type Key = (&'static str, &'static str);
+    static COUNTERS: LazyLock<RwLock<HashMap<Key, Counter>>> = LazyLock::new(RwLock::default);
+    let key = (name, value);
+    if let Some(counter) = COUNTERS.read().ok().and_then(|map| map.get(&key).cloned()) {
+        return counter;
+    }
+    let counter = counter!(name, label => value);
+    if let Ok(mut map) = COUNTERS.write() {
+        map.insert(key, counter.clone());
+    }
+    counter
 }
 
 /// The event's grant type if it is one we know, so the label set stays closed.

@@ -45,7 +45,9 @@ impl AuditStore for PostgresStore {
                 .push_bind(&event.actor)
                 .push_bind(serde_json::Value::Object(event.detail.clone()).to_string());
         });
-        insert.build().execute(&self.pool).await.map_err(store_error)?;
+        // Not kept in the statement cache: every batch size is a different statement, and
+        // a cached prepared insert of hundreds of rows is large.
+        insert.build().persistent(false).execute(&self.pool).await.map_err(store_error)?;
         Ok(())
     }
 

@@ -47,7 +47,12 @@ impl AuditStore for SqliteStore {
         });
         // Not kept in the statement cache: every batch size is a different statement, and
         // a cached prepared insert of hundreds of rows is large.
-        insert.build().persistent(false).execute(&self.writer).await.map_err(store_error)?;
+        insert
+            .build()
+            .persistent(false)
+            .execute(&self.writer)
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 

@@ -346,6 +346,25 @@ pub(crate) async fn token_issued(
     context.audit.record(event).await;
 }
 
+/// Records a user's decision on a client's request (`ConsentGiven` or `ConsentDenied`),
+/// from the authorization endpoint or the device flow (`flow`).
+pub(crate) async fn consent(
+    context: &crate::Context,
+    kind: AuditKind,
+    user: &UserId,
+    client: &ClientId,
+    scopes: &crate::scope::ScopeSet,
+    flow: &str,
+    now: Timestamp,
+) {
+    let event = AuditEvent::new(kind, now, &Actor::User(user.clone()))
+        .subject(user)
+        .client(client)
+        .with("scope", scopes.to_string())
+        .with("flow", flow);
+    context.audit.record(event).await;
+}
+
 /// The trail, filtered; newest first.
 pub async fn query(store: &dyn Store, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
     store.list_audit_events(query).await

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::audit::{Actor, AuditEvent, AuditKind};
+use crate::audit::{self, Actor, AuditEvent, AuditKind};
 use crate::authorize::Decision;
 use crate::client::{Client, GrantType};
 use crate::clock::Timestamp;
@@ -210,16 +210,16 @@ pub async fn decide(
             DeviceDecision::Approved => AuditKind::ConsentGiven,
             _ => AuditKind::ConsentDenied,
         };
-        context
-            .audit
-            .record(
-                AuditEvent::new(kind, now, &Actor::User(session.user_id.clone()))
-                    .subject(&session.user_id)
-                    .client(&device.client_id)
-                    .with("scope", device.scopes.to_string())
-                    .with("flow", "device"),
-            )
-            .await;
+        audit::consent(
+            context,
+            kind,
+            &session.user_id,
+            &device.client_id,
+            &device.scopes,
+            "device",
+            now,
+        )
+        .await;
     }
     Ok(done.unwrap_or(DeviceDecision::TooLate))
 }

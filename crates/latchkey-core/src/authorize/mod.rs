@@ -7,7 +7,7 @@ mod response;
 pub use request::{AuthorizationRequest, AuthorizeError, Prompt, ResponseType};
 pub use response::redirect_url;
 
-use crate::audit::{self, Actor, AuditEvent, AuditKind};
+use crate::audit::{self, AuditKind};
 use crate::client::Client;
 use crate::clock::Timestamp;
 use crate::context::Context;
@@ -75,19 +75,16 @@ pub async fn authorize(
         .unwrap_or_default();
     match decision {
         Some(Decision::Deny) => {
-            context
-                .audit
-                .record(
-                    AuditEvent::new(
-                        AuditKind::ConsentDenied,
-                        now,
-                        &Actor::User(session.user_id.clone()),
-                    )
-                    .subject(&session.user_id)
-                    .client(&request.client.id)
-                    .with("scope", request.scopes.to_string()),
-                )
-                .await;
+            audit::consent(
+                context,
+                AuditKind::ConsentDenied,
+                &session.user_id,
+                &request.client.id,
+                &request.scopes,
+                "authorize",
+                now,
+            )
+            .await;
             return Ok(Outcome::Redirect(request.error_redirect(
                 &context.config.issuer,
                 &OAuthError::AccessDenied("the user denied the request".into()),
@@ -99,19 +96,16 @@ pub async fn authorize(
                 .store
                 .save_consent(&session.user_id, &request.client.id, &union, now)
                 .await?;
-            context
-                .audit
-                .record(
-                    AuditEvent::new(
-                        AuditKind::ConsentGiven,
-                        now,
-                        &Actor::User(session.user_id.clone()),
-                    )
-                    .subject(&session.user_id)
-                    .client(&request.client.id)
-                    .with("scope", request.scopes.to_string()),
-                )
-                .await;
+            audit::consent(
+                context,
+                AuditKind::ConsentGiven,
+                &session.user_id,
+                &request.client.id,
+                &request.scopes,
+                "authorize",
+                now,
+            )
+            .await;
         }
         None => {
             let covered = request.scopes.is_subset_of(&approved) && !request.prompt.consent;

@@ -79,7 +79,9 @@ pub(super) async fn exchange(
             family_revoked: false,
         } => {}
         RefreshRotation::AlreadyRotated { at, family_revoked } => {
-            let within_grace = now <= at + context.config.refresh_grace;
+            // A grace window of zero turns it off (timestamps are whole seconds).
+            let grace = context.config.refresh_grace;
+            let within_grace = !grace.is_zero() && now <= at + grace;
             if !within_grace || family_revoked {
                 if !family_revoked {
                     revoke_family(

@@ -13,10 +13,10 @@ use serde_json::Value;
 
 use crate::support::{Browser, Registered, TestServer, assert_oauth_error, backend_test};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-async fn tv_client(server: &TestServer) -> Registered {
+pub(crate) async fn tv_client(server: &TestServer) -> Registered {
     server
         .register(|r| {
             r.name = "Living Room TV".into();
@@ -27,7 +27,7 @@ async fn tv_client(server: &TestServer) -> Registered {
         .await
 }
 
-async fn start(server: &TestServer, client: &Registered) -> Value {
+pub(crate) async fn start(server: &TestServer, client: &Registered) -> Value {
     let response = server
         .post_form(
             "/oauth2/device_authorization",
@@ -40,7 +40,7 @@ async fn start(server: &TestServer, client: &Registered) -> Value {
     response.json().await.unwrap()
 }
 
-async fn poll(server: &TestServer, client: &Registered, device_code: &str) -> reqwest::Response {
+pub(crate) async fn poll(server: &TestServer, client: &Registered, device_code: &str) -> reqwest::Response {
     server
         .post_form(
             "/oauth2/token",
@@ -55,7 +55,12 @@ async fn poll(server: &TestServer, client: &Registered, device_code: &str) -> re
 }
 
 /// The person's side: open the URL, submit the code, log in, confirm with `decision`.
-async fn approve(server: &TestServer, browser: &Browser, url: &str, decision: &str) -> crate::support::Page {
+pub(crate) async fn approve(
+    server: &TestServer,
+    browser: &Browser,
+    url: &str,
+    decision: &str,
+) -> crate::support::Page {
     let entry = browser.get(url).await;
     assert_eq!(entry.status, 200);
     let mut page = browser.submit(&server.base, &entry, "/device", &[]).await;

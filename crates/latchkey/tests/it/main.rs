@@ -24,5 +24,6 @@ mod metrics;
 mod multinode;
 mod refresh;
 mod revoke;
+mod security_races;
 mod support;
 mod token;

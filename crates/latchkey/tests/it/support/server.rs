@@ -102,14 +102,45 @@ impl TestServer {
     pub(crate) async fn start_on(backend: Backend) -> Self {
         let database = Arc::new(Database::create(&backend).await);
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        Self::launch(database, Arc::new(MasterKey::generate()), clock, None, false).await
+        Self::launch(
+            database,
+            Arc::new(MasterKey::generate()),
+            clock,
+            None,
+            false,
+            |_| {},
+        )
+        .await
+    }
+
+    /// A server on a fresh database of `backend` with settings changed by `configure`.
+    pub(crate) async fn start_configured(backend: Backend, configure: fn(&mut AuthConfig)) -> Self {
+        let database = Arc::new(Database::create(&backend).await);
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        Self::launch(
+            database,
+            Arc::new(MasterKey::generate()),
+            clock,
+            None,
+            false,
+            configure,
+        )
+        .await
     }
 
     /// A server on a fresh SQLite file with a second listener for the admin surface.
     pub(crate) async fn start_with_admin_listener() -> Self {
         let database = Arc::new(Database::create(&Backend::Sqlite).await);
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        Self::launch(database, Arc::new(MasterKey::generate()), clock, None, true).await
+        Self::launch(
+            database,
+            Arc::new(MasterKey::generate()),
+            clock,
+            None,
+            true,
+            |_| {},
+        )
+        .await
     }
 
     /// A server on a fresh PostgreSQL schema reached through a cuttable proxy.
@@ -124,7 +155,15 @@ impl TestServer {
         let proxy = super::Proxy::start(target).await;
         let proxied = Arc::new(database.through(&proxy));
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let server = Self::launch(proxied, Arc::new(MasterKey::generate()), clock, None, false).await;
+        let server = Self::launch(
+            proxied,
+            Arc::new(MasterKey::generate()),
+            clock,
+            None,
+            false,
+            |_| {},
+        )
+        .await;
         (server, proxy)
     }
 
@@ -138,6 +177,7 @@ impl TestServer {
             Arc::clone(&self.clock),
             Some(self.issuer.clone()),
             false,
+            |_| {},
         )
         .await
     }
@@ -148,12 +188,14 @@ impl TestServer {
         clock: Arc<ManualClock>,
         issuer: Option<String>,
         admin_listener: bool,
+        configure: fn(&mut AuthConfig),
     ) -> Self {
         let store = latchkey_store::connect(&database.url).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let issuer = issuer.unwrap_or_else(|| base.clone());
-        let config = AuthConfig::with_defaults(&issuer);
+        let mut config = AuthConfig::with_defaults(&issuer);
+        configure(&mut config);
         let context = Arc::new(
             Context::start(config, store, clock.clone(), &master)
                 .await

@@ -53,6 +53,8 @@ pub struct AuthConfig {
     pub device_poll_interval: Duration,
     /// How long audit events are kept.
     pub audit_retention: Duration,
+    /// Facts about the deployment for the posture report.
+    pub deployment: crate::doctor::Deployment,
 }
 
 impl AuthConfig {
@@ -75,6 +77,7 @@ impl AuthConfig {
             device_code_ttl: Duration::from_secs(600),
             device_poll_interval: Duration::from_secs(5),
             audit_retention: Duration::from_secs(90 * 86_400),
+            deployment: crate::doctor::Deployment::default(),
         }
     }
 

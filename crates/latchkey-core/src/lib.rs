@@ -13,6 +13,7 @@ pub mod context;
 pub mod device;
 pub mod device_flow;
 pub mod discovery;
+pub mod doctor;
 pub mod error;
 pub mod family;
 pub mod grant;

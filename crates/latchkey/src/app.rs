@@ -17,6 +17,8 @@ pub struct Opened {
     pub store: Arc<dyn Store>,
     /// The key-encryption key.
     pub master: MasterKey,
+    /// The master key is a file next to the database (generated or found there).
+    pub master_key_beside_database: bool,
 }
 
 impl Opened {
@@ -65,5 +67,11 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Opened> {
     if let MasterKeySource::Ephemeral = source {
         tracing::warn!("in-memory database: using a throwaway master key");
     }
-    Ok(Opened { store, master })
+    let master_key_beside_database =
+        matches!(source, MasterKeySource::File(_) | MasterKeySource::Generated(_));
+    Ok(Opened {
+        store,
+        master,
+        master_key_beside_database,
+    })
 }

@@ -410,6 +410,7 @@ impl Settings {
             device_code_ttl: self.device_code_ttl,
             device_poll_interval: self.device_poll_interval,
             audit_retention: self.audit_retention,
+            deployment: latchkey_core::doctor::Deployment::default(),
         }
     }
 }

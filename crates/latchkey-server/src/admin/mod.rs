@@ -10,6 +10,7 @@
 
 mod audit;
 mod clients;
+mod doctor;
 mod grants;
 mod keys;
 mod scopes;
@@ -72,6 +73,7 @@ pub const WRITE_SCOPE: &str = "admin:write";
         keys::get_key,
         keys::rotate_keys,
         audit::list_audit,
+        doctor::show_report,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -138,6 +140,7 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route("/keys/{kid}", get(keys::get_key))
         .route("/keys/rotate", post(keys::rotate_keys))
         .route("/audit", get(audit::list_audit))
+        .route("/doctor", get(doctor::show_report))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_operator,

@@ -2,6 +2,7 @@
 
 mod audit;
 mod client;
+mod doctor;
 mod key;
 mod scope;
 mod serve;
@@ -39,6 +40,9 @@ enum Command {
     Key(key::KeyCommand),
     /// Query the audit trail (newest first).
     Audit(audit::AuditArgs),
+    /// Check the configuration and registry against OAuth's known pitfalls (exits 1 on a
+    /// high-severity finding).
+    Doctor(doctor::DoctorArgs),
 }
 
 impl Cli {
@@ -53,6 +57,7 @@ impl Cli {
             Command::User(command) => command.run(&settings).await,
             Command::Key(command) => command.run(&settings).await,
             Command::Audit(args) => args.run(&settings).await,
+            Command::Doctor(args) => args.run(&settings).await,
         }
     }
 }

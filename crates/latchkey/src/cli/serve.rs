@@ -23,12 +23,13 @@ pub(crate) async fn run(settings: &Settings) -> anyhow::Result<()> {
             let admin = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("LATCHKEY_ADMIN_LISTEN: cannot listen on {addr}"))?;
-            tracing::info!(address = %admin.local_addr()?, "metrics are served on the admin listener");
+            tracing::info!(address = %admin.local_addr()?, "the admin API and metrics are served on the admin listener");
             Some(admin)
         }
         None => None,
     };
-    let config = settings.auth_config(bound);
+    let mut config = settings.auth_config(bound);
+    config.deployment.master_key_beside_database = opened.master_key_beside_database;
     let issuer = config.issuer.clone();
     let context = Context::start(config, opened.store, Arc::new(SystemClock), &opened.master)
         .await

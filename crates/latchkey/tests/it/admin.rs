@@ -36,6 +36,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/v1/keys/{kid}"),
     ("post", "/admin/v1/keys/rotate"),
     ("get", "/admin/v1/audit"),
+    ("get", "/admin/v1/doctor"),
 ];
 
 struct Admin<'a> {
@@ -442,4 +443,57 @@ async fn with_an_admin_listener_the_admin_api_is_served_there_only() {
     assert_eq!(listed.status(), 200);
     let (status, _) = admin.call(Method::GET, "/admin/v1/clients", None).await;
     assert_eq!(status, 404, "not on the public listener");
+}
+
+backend_test! {
+    async fn the_posture_report_finds_implicit_clients_and_unused_scopes(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let (admin, _) = operator(&server, "admin:read").await;
+        let legacy = server
+            .register(|r| {
+                r.name = "Legacy SPA".into();
+                r.public = true;
+                r.grant_types = vec!["implicit".into()];
+                r.redirect_uris = vec!["https://spa.example.com/cb".into()];
+                r.scopes = vec!["openid".into()];
+            })
+            .await;
+        let job = server.service_client(&["notes:read", "notes:write"]).await;
+        // A month later the job has only ever asked for notes:read.
+        server.clock.advance(std::time::Duration::from_secs(31 * 86_400));
+        let admin = Admin { token: server.token(&admin_client(&server).await, Some("admin:read")).await, ..admin };
+        server.token(&job, Some("notes:read")).await;
+
+        // Audit events are written in batches: wait until the job's issuance is stored.
+        for _ in 0..50 {
+            let issued = admin
+                .get(&format!("/admin/v1/audit?kind=token.issued&client_id={}", job.id))
+                .await;
+            if !issued["items"].as_array().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let report = admin.get("/admin/v1/doctor").await;
+        let findings = report["findings"].as_array().unwrap();
+        let find = |check: &str, subject: &str| {
+            findings
+                .iter()
+                .find(|f| f["check"] == check && f["subject"] == subject)
+                .unwrap_or_else(|| panic!("no {check} for {subject}: {report}"))
+        };
+        let implicit = find("implicit-grant", &format!("client:{}", legacy.id));
+        assert_eq!(implicit["severity"], "medium");
+        assert!(implicit["reason"].as_str().unwrap().contains("RFC 9700"));
+        let over = find("over-scoped-client", &format!("client:{}", job.id));
+        assert!(over["problem"].as_str().unwrap().contains("notes:write"), "{over}");
+        assert!(!over["problem"].as_str().unwrap().contains("notes:read "), "{over}");
+        find("no-rate-limits", "setting:rate_limits");
+        assert_eq!(report["high"], 0, "a loopback issuer in a test is fine: {report}");
+    }
+}
+
+/// A second operator client (the first one's token may be from before a clock jump).
+async fn admin_client(server: &TestServer) -> Registered {
+    server.service_client(&["admin:read"]).await
 }

@@ -554,3 +554,46 @@ async fn the_audit_trail_is_logged_and_queryable_and_neither_holds_a_secret() {
         assert!(!listed.contains(secret), "the audit trail holds a secret");
     }
 }
+
+#[test]
+fn doctor_exits_non_zero_on_a_high_finding_and_explains_each() {
+    let dir = tempfile::tempdir().unwrap();
+    // The default: SQLite with a generated key file beside it (made by a first command), a
+    // high finding.
+    assert!(latchkey(dir.path(), &["scope", "list"]).status.success());
+    let report = latchkey(dir.path(), &["doctor"]);
+    let stderr = assert_clean_failure(&report);
+    assert!(stderr.contains("1 high-severity finding"), "{stderr}");
+    let text = stdout(&report);
+    assert!(
+        text.contains("HIGH    master-key-beside-database  setting:master_key"),
+        "{text}"
+    );
+    assert!(text.contains("why: RFC 6819"), "{text}");
+    assert!(text.contains("fix: set LATCHKEY_MASTER_KEY"), "{text}");
+
+    // With the key from the environment and an https issuer only medium findings remain.
+    let dir = tempfile::tempdir().unwrap();
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let output = command(
+        dir.path(),
+        &["doctor", "--json", "--issuer", "https://id.example.com"],
+    )
+    .env("LATCHKEY_MASTER_KEY", key)
+    .output()
+    .unwrap();
+    let findings = ok_json(&output);
+    let checks: Vec<&str> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, ["no-rate-limits"]);
+    let output = command(dir.path(), &["doctor", "--issuer", "http://id.example.com"])
+        .env("LATCHKEY_MASTER_KEY", key)
+        .output()
+        .unwrap();
+    assert_clean_failure(&output);
+    assert!(stdout(&output).contains("issuer-not-https"));
+}

@@ -40,6 +40,14 @@ pub enum PresentedCredentials {
 }
 
 impl PresentedCredentials {
+    /// The client id presented, if any (what the token endpoint's rate limit counts).
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Self::Basic { id, .. } | Self::Post { id, .. } | Self::PublicId(id) => Some(id),
+            Self::Absent => None,
+        }
+    }
+
     /// Reads the credentials from the `Authorization` header value (if any) and the form.
     pub fn from_request(authorization: Option<&str>, params: &Params) -> Result<Self, OAuthError> {
         let body_id = params.get("client_id");

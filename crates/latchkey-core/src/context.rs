@@ -55,6 +55,10 @@ pub struct AuthConfig {
     pub audit_retention: Duration,
     /// Facts about the deployment for the posture report.
     pub deployment: crate::doctor::Deployment,
+    /// Token requests per second per client on each node (bursts of twice that); 0 is off.
+    pub token_rate_limit: u32,
+    /// Login attempts per minute per client address on each node; 0 is off.
+    pub login_rate_limit: u32,
 }
 
 impl AuthConfig {
@@ -78,6 +82,8 @@ impl AuthConfig {
             device_poll_interval: Duration::from_secs(5),
             audit_retention: Duration::from_secs(90 * 86_400),
             deployment: crate::doctor::Deployment::default(),
+            token_rate_limit: 1_000,
+            login_rate_limit: 30,
         }
     }
 
@@ -108,6 +114,8 @@ pub struct Context {
     pub hasher: SecretHasher,
     /// The audit trail.
     pub audit: AuditLog,
+    /// Abuse limits (per node).
+    pub limits: crate::ratelimit::Limits,
     clients: TtlCache<ClientId, Option<Arc<Client>>>,
     pub(crate) verified: TtlCache<[u8; 32], Arc<AccessClaims>>,
     pub(crate) revocations: RevocationList,
@@ -147,6 +155,7 @@ impl Context {
         }
         let context = Self {
             audit,
+            limits: crate::ratelimit::Limits::new(config.token_rate_limit, config.login_rate_limit),
             hasher: SecretHasher::new(master),
             keys: ring,
             clients: TtlCache::new(CLIENT_CACHE_CAPACITY),

@@ -197,14 +197,21 @@ fn settings(config: &AuthConfig, deployment: Deployment) -> Vec<Finding> {
             "set LATCHKEY_MASTER_KEY from a secret store and delete the key file after backing it up",
         );
     }
-    setting(
-        Severity::Medium,
-        "no-rate-limits",
-        "rate_limits",
-        "the token endpoint and the login form have no rate limit (only device-code entry has one)".into(),
-        "RFC 6819 §5.1.4.2.3 and §5.2.3.7: online guessing of passwords and client secrets",
-        "put a rate limit in front of /oauth2/token and /login (reverse proxy) until Latchkey has its own",
-    );
+    for (name, limit, what) in [
+        ("token_rate_limit", config.token_rate_limit, "the token endpoint"),
+        ("login_rate_limit", config.login_rate_limit, "the login form"),
+    ] {
+        if limit == 0 {
+            setting(
+                Severity::Medium,
+                "rate-limit-off",
+                name,
+                format!("{what} has no rate limit"),
+                "RFC 6819 §5.1.4.2.3 and §5.2.3.7: online guessing of passwords and client secrets",
+                "leave the limit on (the defaults), or enforce one in front of Latchkey",
+            );
+        }
+    }
     findings
 }
 
@@ -314,17 +321,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn risky_settings_are_found_and_defaults_only_lack_rate_limits() {
+    fn risky_settings_are_found_and_defaults_are_clean() {
         let defaults = settings(
             &AuthConfig::with_defaults("https://id.example.com"),
             Deployment::default(),
         );
-        let checks: Vec<&str> = defaults.iter().map(|f| f.check).collect();
-        assert_eq!(checks, ["no-rate-limits"]);
+        assert!(defaults.is_empty(), "{defaults:?}");
 
         let mut risky = AuthConfig::with_defaults("http://id.example.com");
         risky.access_token_ttl = Duration::from_secs(7200);
         risky.refresh_grace = Duration::from_secs(60);
+        risky.token_rate_limit = 0;
         let found = settings(
             &risky,
             Deployment {
@@ -337,6 +344,7 @@ mod tests {
             "long-access-tokens",
             "long-refresh-grace",
             "master-key-beside-database",
+            "rate-limit-off",
         ] {
             assert!(checks.contains(check), "{check}");
         }

@@ -50,6 +50,9 @@ pub enum OAuthError {
     /// RFC 8628 §3.5: the device code expired; start over.
     #[error("expired_token")]
     ExpiredToken,
+    /// An abuse limit refused the request: 429 with `Retry-After` (seconds).
+    #[error("temporarily_unavailable: rate limited")]
+    RateLimited(u64),
     /// The storage is unreachable: 503, try again.
     #[error("temporarily_unavailable")]
     Unavailable,
@@ -75,7 +78,7 @@ impl OAuthError {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
-            Self::Unavailable => "temporarily_unavailable",
+            Self::Unavailable | Self::RateLimited(_) => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
         }
     }
@@ -97,6 +100,7 @@ impl OAuthError {
             Self::SlowDown => "polling too fast: wait 5 seconds longer between requests from now on",
             Self::ExpiredToken => "the device code has expired; start again",
             Self::Unavailable => "the service is temporarily unavailable; try again shortly",
+            Self::RateLimited(_) => "too many requests for this client; retry after the Retry-After delay",
             Self::Internal(_) => "something went wrong on our side",
         }
     }

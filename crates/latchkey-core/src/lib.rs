@@ -23,6 +23,7 @@ pub mod keys;
 pub mod login;
 pub mod params;
 pub mod pkce;
+pub mod ratelimit;
 pub mod registry;
 pub mod scope;
 pub mod secret;

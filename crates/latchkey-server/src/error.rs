@@ -44,6 +44,7 @@ impl IntoResponse for ApiError {
         let status = match &error {
             OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
             OAuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            OAuthError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             OAuthError::Internal(source) => {
                 tracing::error!(error = %source, "internal error");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -72,6 +73,9 @@ impl IntoResponse for ApiError {
             }
             OAuthError::Unavailable => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            OAuthError::RateLimited(seconds) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
             }
             _ => {}
         }

@@ -230,6 +230,11 @@ pub(crate) fn token_request(grant_type: GrantType, error: Option<&latchkey_core:
     .increment(1);
 }
 
+/// Counts a request refused by an abuse limit enforced in the HTTP layer.
+pub(crate) fn rate_limited(limit: &'static str) {
+    cached_counter(RATE_LIMITED, "limit", limit).increment(1);
+}
+
 /// The method, or "other" for extension methods a client may invent.
 fn method_label(method: &Method) -> &'static str {
     match *method {

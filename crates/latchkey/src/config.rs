@@ -105,6 +105,24 @@ pub struct SettingsArgs {
         value_name = "DURATION"
     )]
     pub audit_retention: Option<String>,
+    /// Token requests per second per client on each node, bursts of twice that; 0 turns
+    /// the limit off [default: 1000].
+    #[arg(
+        long,
+        env = "LATCHKEY_TOKEN_RATE_LIMIT",
+        global = true,
+        value_name = "PER_SECOND"
+    )]
+    pub token_rate_limit: Option<u32>,
+    /// Login attempts per minute per client address on each node; 0 turns the limit off
+    /// [default: 30].
+    #[arg(
+        long,
+        env = "LATCHKEY_LOGIN_RATE_LIMIT",
+        global = true,
+        value_name = "PER_MINUTE"
+    )]
+    pub login_rate_limit: Option<u32>,
     /// Log format: text or json [default: text].
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", global = true, value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -133,6 +151,8 @@ struct FileSettings {
     device_code_ttl: Option<DurationText>,
     device_poll_interval: Option<DurationText>,
     audit_retention: Option<DurationText>,
+    token_rate_limit: Option<u32>,
+    login_rate_limit: Option<u32>,
     log_format: Option<String>,
 }
 
@@ -203,6 +223,10 @@ pub struct Settings {
     pub device_poll_interval: Duration,
     /// How long audit events are kept.
     pub audit_retention: Duration,
+    /// Token requests per second per client per node (0: off).
+    pub token_rate_limit: u32,
+    /// Login attempts per minute per address per node (0: off).
+    pub login_rate_limit: u32,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -314,7 +338,8 @@ impl Settings {
                 file.audit_retention,
                 90 * 86_400,
             )?,
-
+            token_rate_limit: args.token_rate_limit.or(file.token_rate_limit).unwrap_or(1_000),
+            login_rate_limit: args.login_rate_limit.or(file.login_rate_limit).unwrap_or(30),
             log_format,
         };
         settings.validate()?;
@@ -411,6 +436,8 @@ impl Settings {
             device_poll_interval: self.device_poll_interval,
             audit_retention: self.audit_retention,
             deployment: latchkey_core::doctor::Deployment::default(),
+            token_rate_limit: self.token_rate_limit,
+            login_rate_limit: self.login_rate_limit,
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The login page and form, and logout.
 
-use axum::extract::{Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderValue;
 use axum::http::StatusCode;
-use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::device::UserCode;
 use latchkey_core::id::ClientId;
@@ -78,6 +80,7 @@ pub(crate) async fn show_login(
 /// the authorization request.
 pub(crate) async fn submit_login(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     cookies: Cookies,
     form: Result<OAuthForm, crate::ApiError>,
 ) -> Response {
@@ -94,10 +97,24 @@ pub(crate) async fn submit_login(
     let username = params.get("username").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
     let now = app.now();
+    // Abuse limits: attempts per client address, and a back-off per account after failures.
+    let account: String = username.chars().take(256).collect::<String>().to_lowercase();
+    if let Err(wait) = app.limits.login_address.take(&format!("ip:{}", peer.ip())) {
+        crate::metrics::rate_limited("login_address");
+        return too_many_attempts(wait);
+    }
+    if let Err(wait) = app.limits.login_account.check(&account) {
+        crate::metrics::rate_limited("login_account");
+        return too_many_attempts(wait);
+    }
     let user = match login::check_password(&app, username, password).await {
         Ok(user) => user,
         Err(error) => return crate::ApiError::from(error).into_response(),
     };
+    match &user {
+        Some(_) => app.limits.login_account.succeeded(&account),
+        None => app.limits.login_account.failed(&account),
+    }
     let Some(user) = user else {
         let csrf = Csrf::for_browser(&app, &cookies);
         let page = LoginPage {
@@ -129,6 +146,21 @@ pub(crate) async fn submit_login(
         headers.insert(LOCATION, location);
         headers.insert(SET_COOKIE, cookie);
     }
+    response
+}
+
+/// 429 with `Retry-After`: the same page whether the address or the account is throttled.
+fn too_many_attempts(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs() + 1;
+    let page = MessagePage {
+        title: "Too many attempts",
+        message: format!("Too many sign-in attempts. Wait {seconds} seconds, then try again."),
+        is_error: true,
+    };
+    let mut response = render(&page, StatusCode::TOO_MANY_REQUESTS, &[]);
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
     response
 }
 

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::OAuthError;
 use latchkey_core::client_auth;
 use latchkey_core::grant::{self, TokenRequest};
 
@@ -16,6 +17,14 @@ pub(crate) async fn issue_token(
     request: ClientRequest,
 ) -> Result<Response, ApiError> {
     let now = app.now();
+    // Counted per presented client id, before authentication, so guessing a secret is
+    // throttled like any other flood.
+    if let Some(id) = request.credentials.client_id() {
+        if let Err(wait) = app.limits.token.take(id) {
+            crate::metrics::rate_limited("token_endpoint");
+            return Err(OAuthError::RateLimited(wait.as_secs() + 1).into());
+        }
+    }
     let client = client_auth::authenticate(&app, &request.credentials, now).await?;
     let token_request = TokenRequest::parse(&request.params)?;
     let grant_type = token_request.grant_type();

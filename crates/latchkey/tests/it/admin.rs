@@ -488,7 +488,6 @@ backend_test! {
         let over = find("over-scoped-client", &format!("client:{}", job.id));
         assert!(over["problem"].as_str().unwrap().contains("notes:write"), "{over}");
         assert!(!over["problem"].as_str().unwrap().contains("notes:read "), "{over}");
-        find("no-rate-limits", "setting:rate_limits");
         assert_eq!(report["high"], 0, "a loopback issuer in a test is fine: {report}");
     }
 }

@@ -572,7 +572,7 @@ fn doctor_exits_non_zero_on_a_high_finding_and_explains_each() {
     assert!(text.contains("why: RFC 6819"), "{text}");
     assert!(text.contains("fix: set LATCHKEY_MASTER_KEY"), "{text}");
 
-    // With the key from the environment and an https issuer only medium findings remain.
+    // With the key from the environment and an https issuer the defaults are clean.
     let dir = tempfile::tempdir().unwrap();
     let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let output = command(
@@ -582,14 +582,22 @@ fn doctor_exits_non_zero_on_a_high_finding_and_explains_each() {
     .env("LATCHKEY_MASTER_KEY", key)
     .output()
     .unwrap();
-    let findings = ok_json(&output);
-    let checks: Vec<&str> = findings
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["check"].as_str().unwrap())
-        .collect();
-    assert_eq!(checks, ["no-rate-limits"]);
+    assert_eq!(ok_json(&output), serde_json::json!([]), "the defaults are clean");
+    let output = command(
+        dir.path(),
+        &[
+            "doctor",
+            "--json",
+            "--issuer",
+            "https://id.example.com",
+            "--token-rate-limit",
+            "0",
+        ],
+    )
+    .env("LATCHKEY_MASTER_KEY", key)
+    .output()
+    .unwrap();
+    assert_eq!(ok_json(&output)[0]["check"], "rate-limit-off", "medium: exit 0");
     let output = command(dir.path(), &["doctor", "--issuer", "http://id.example.com"])
         .env("LATCHKEY_MASTER_KEY", key)
         .output()

@@ -24,6 +24,7 @@ mod metrics;
 mod multinode;
 mod refresh;
 mod revoke;
+mod security_limits;
 mod security_races;
 mod support;
 mod token;

@@ -1,6 +1,7 @@
 //! `latchkey key ...`: signing-key listing and rotation.
 
 use clap::Subcommand;
+use latchkey_core::audit::AuditKind;
 use latchkey_core::keys::{self, Algorithm, KeySealer, KeyState, key_states};
 use latchkey_core::{Clock as _, SystemClock};
 use serde_json::json;
@@ -92,6 +93,13 @@ impl KeyCommand {
                 let sealer = KeySealer::new(&opened.master)?;
                 for alg in algorithms {
                     let key = keys::rotate(store, &sealer, alg, now, prepublish).await?;
+                    opened
+                        .audit(AuditKind::KeyCreated, |e| {
+                            e.with("kid", key.kid.to_string())
+                                .with("alg", key.alg.to_string())
+                                .with("activates_at", key.activates_at.as_secs())
+                        })
+                        .await?;
                     println!(
                         "published {alg} key {} now; it starts signing at {} (running servers pick it up within {}s)",
                         key.kid,

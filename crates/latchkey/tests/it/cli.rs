@@ -272,6 +272,15 @@ async fn serve_in_an_empty_directory_shares_its_database_with_admin_commands_and
     let rotate = latchkey(dir.path(), &["key", "rotate"]);
     assert!(rotate.status.success());
     assert!(stdout(&rotate).contains("starts signing at"));
+    let created = stdout(&latchkey(
+        dir.path(),
+        &["audit", "--kind", "key.created", "--json"],
+    ));
+    assert_eq!(
+        created.lines().filter(|l| l.contains(r#""actor":"cli""#)).count(),
+        2,
+        "the rotation is in the audit trail: {created}"
+    );
     let listed = ok_json(&latchkey(dir.path(), &["key", "list", "--json"]));
     assert_eq!(
         listed

@@ -25,6 +25,11 @@ pub enum UserinfoError {
 /// The claims for the user a bearer access token was issued for.
 pub async fn userinfo(context: &Context, bearer: &str, now: Timestamp) -> Result<Value, UserinfoError> {
     let claims = access::verify(context, bearer, now).ok_or(UserinfoError::InvalidToken)?;
+    // The userinfo endpoint is a resource of this issuer (RFC 9068 §4): the token must be
+    // meant for it, or for the default audience every access token here carries.
+    if claims.aud != context.config.issuer && claims.aud != context.config.default_audience {
+        return Err(UserinfoError::InvalidToken);
+    }
     let scopes = ScopeSet::parse(&claims.scope).unwrap_or_default();
     if !scopes.contains(OPENID) {
         return Err(UserinfoError::InsufficientScope);

@@ -25,6 +25,7 @@ mod multinode;
 mod refresh;
 mod revoke;
 mod security_headers;
+mod security_injection;
 mod security_jwt;
 mod security_limits;
 mod security_races;

@@ -41,11 +41,10 @@ backend_test! {
         ));
         let consent = browser.authorize(&server, &url, ("O'Brien", PASSWORD)).await;
         assert_eq!(consent.status, 200, "{}", consent.html);
-        for page in [&consent.html] {
-            assert!(!page.contains("<script>alert"), "raw markup on the page");
-            assert!(page.contains("&#60;script&#62;alert("), "escaped markup is shown: {page}");
-            assert!(!page.contains("49"), "templates are not evaluated");
-        }
+        let page = &consent.html;
+        assert!(!page.contains("<script>alert"), "raw markup on the page");
+        assert!(page.contains("&#60;script&#62;alert("), "escaped markup is shown: {page}");
+        assert!(!page.contains("49"), "templates are not evaluated");
         let allowed = browser.submit(&server.base, &consent, "/oauth2/authorize", &[("decision", "allow")]).await;
         let code = crate::support::redirect_params(&allowed.location().unwrap())["code"].clone();
         let account = browser.get(&server.url("/account")).await;

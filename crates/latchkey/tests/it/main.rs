@@ -15,6 +15,7 @@ mod authorize;
 mod cli;
 mod device;
 mod discovery;
+mod durability;
 mod errors;
 mod flow;
 mod introspect;

@@ -92,6 +92,7 @@ impl Database {
 }
 
 /// A registered client and its secret.
+#[derive(Debug, Clone)]
 pub(crate) struct Registered {
     pub(crate) id: String,
     pub(crate) secret: String,
@@ -247,6 +248,11 @@ impl TestServer {
 
     pub(crate) fn store(&self) -> &dyn Store {
         self.context.store.as_ref()
+    }
+
+    /// The database this server runs on (kept alive by the returned handle).
+    pub(crate) fn database(&self) -> Arc<Database> {
+        Arc::clone(&self.database)
     }
 
     pub(crate) fn master(&self) -> &MasterKey {

@@ -98,6 +98,9 @@ impl AuthConfig {
 }
 
 const CLIENT_CACHE_CAPACITY: usize = 10_000;
+/// How long a revoked or expired grant is kept: longer than any access token issued under
+/// it can live (the lifetime setting is capped at 24 hours), as the revocation list needs.
+const GRANT_MEMORY_SECS: i64 = 25 * 3600;
 const VERIFIED_TOKEN_CACHE_CAPACITY: usize = 32_768;
 
 /// Everything a service call needs, shared by all requests.
@@ -223,6 +226,11 @@ impl Context {
                 .saturating_sub(i64::try_from(self.config.audit_retention.as_secs()).unwrap_or(i64::MAX)),
         );
         let events = self.store.purge_audit_events(cutoff).await?;
+        let grants = self
+            .store
+            .purge_families(now, Timestamp::from_secs(now.as_secs() - GRANT_MEMORY_SECS))
+            .await?;
+        tracing::debug!(grants, "purged expired codes, refresh tokens and grants");
         tracing::debug!(events, "purged audit events past their retention");
         tracing::debug!(sessions, "purged expired sessions");
         let expired = self.keys.expired(now);

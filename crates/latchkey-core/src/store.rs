@@ -245,6 +245,10 @@ pub trait FamilyStore: Send + Sync {
         client: Option<&ClientId>,
         now: Timestamp,
     ) -> Result<u64, StoreError>;
+    /// Deletes what can no longer be used: codes an hour past expiry, refresh tokens past
+    /// their idle lifetime, and families expired or revoked before `forget_before` (with
+    /// whatever is left of them). Returns how many rows went.
+    async fn purge_families(&self, now: Timestamp, forget_before: Timestamp) -> Result<u64, StoreError>;
     /// Families revoked at or after `since`, with when (the revocation list syncs on it).
     async fn revoked_families_since(
         &self,

@@ -46,6 +46,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "0006_account.sql",
         sql: include_str!("../migrations/sqlite/0006_account.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_expiry_indexes.sql",
+        sql: include_str!("../migrations/sqlite/0007_expiry_indexes.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order: the same numbers and end state as [`SQLITE`].
@@ -79,5 +84,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 6,
         name: "0006_account.sql",
         sql: include_str!("../migrations/postgres/0006_account.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "0007_expiry_indexes.sql",
+        sql: include_str!("../migrations/postgres/0007_expiry_indexes.sql"),
     },
 ];

@@ -304,6 +304,13 @@ impl ConsentStore for TimedStore {
 
 #[async_trait]
 impl FamilyStore for TimedStore {
+    async fn purge_families(&self, now: Timestamp, forget_before: Timestamp) -> Result<u64, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.purge_families(now, forget_before).await;
+        observe("purge_families", started);
+        result
+    }
+
     async fn insert_family(&self, family: &Family) -> Result<(), StoreError> {
         let started = Instant::now();
         let result = self.inner.insert_family(family).await;

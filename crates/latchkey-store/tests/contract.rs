@@ -862,6 +862,72 @@ async fn the_audit_trail_filters_pages_and_prunes(store: &dyn Store) {
     assert_eq!(store.list_audit_events(&query(&|_| {})).await.unwrap().len(), 4);
 }
 
+async fn expired_codes_tokens_and_grants_are_purged(store: &dyn Store) {
+    store.insert_user(&user("pu", "Purdy", 1), "h").await.unwrap();
+    store.insert_client(&client("pc", Some(b"h"))).await.unwrap();
+    let family = family("pf", "pc", "pu");
+    let code = AuthorizationCode {
+        hash: hash(b"purge-code"),
+        family_id: family.id.clone(),
+        redirect_uri: "https://app.example.com/cb".into(),
+        redirect_given: false,
+        code_challenge: None,
+        nonce: None,
+        expires_at: t(70),
+    };
+    store.insert_family_with_code(&family, &code).await.unwrap();
+    store
+        .insert_refresh_token(&RefreshTokenRecord {
+            hash: hash(b"purge-refresh"),
+            family_id: family.id.clone(),
+            scopes: ScopeSet::parse("openid").unwrap(),
+            issued_at: t(20),
+            idle_expires_at: t(200),
+        })
+        .await
+        .unwrap();
+    // (Other tests' rows share this store: check only ours.)
+    store.purge_families(t(100), t(0)).await.unwrap();
+    assert!(
+        store.find_code(&hash(b"purge-code")).await.unwrap().is_some(),
+        "not due yet"
+    );
+    assert!(
+        store
+            .find_refresh_token(&hash(b"purge-refresh"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store.purge_families(t(4_000), t(0)).await.unwrap() >= 2,
+        "the code and the idle token"
+    );
+    assert!(store.find_code(&hash(b"purge-code")).await.unwrap().is_none());
+    assert!(
+        store
+            .find_refresh_token(&hash(b"purge-refresh"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store.find_family(&family.id).await.unwrap().is_some(),
+        "the grant lives on"
+    );
+    store.revoke_family(&family.id, t(5_000)).await.unwrap();
+    store.purge_families(t(5_500), t(4_999)).await.unwrap();
+    assert!(
+        store.find_family(&family.id).await.unwrap().is_some(),
+        "still remembered"
+    );
+    assert!(store.purge_families(t(6_000), t(5_001)).await.unwrap() >= 1);
+    assert!(
+        store.find_family(&family.id).await.unwrap().is_none(),
+        "forgotten after revocation"
+    );
+}
+
 async fn run_contract(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     clients_round_trip_and_conflict(store.as_ref()).await;
@@ -874,6 +940,7 @@ async fn run_contract(store: Arc<dyn Store>) {
     device_codes_are_approved_once_and_spent_once(store.as_ref()).await;
     user_code_failures_count_within_a_window(store.as_ref()).await;
     the_audit_trail_filters_pages_and_prunes(store.as_ref()).await;
+    expired_codes_tokens_and_grants_are_purged(store.as_ref()).await;
 }
 
 #[tokio::test]
@@ -908,7 +975,7 @@ async fn postgres_satisfies_the_store_contract() {
         return;
     };
     run_contract(latchkey_store::connect(schema.url()).await.unwrap()).await;
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7]);
 }
 
 /// The versions recorded in the test schema's migration table: there, and not in `public`,
@@ -941,7 +1008,7 @@ async fn two_postgres_connections_race_on_a_fresh_schema_and_migrate_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     a.insert_client(&client("from-a", Some(b"h"))).await.unwrap();
     assert!(b.find_client(&ClientId::new("from-a")).await.unwrap().is_some());
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7]);
 }
 
 /// Runs `racers` calls that all queue on one row, which a third session holds locked until

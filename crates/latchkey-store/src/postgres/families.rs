@@ -317,6 +317,28 @@ impl FamilyStore for PostgresStore {
         Ok(done.rows_affected())
     }
 
+    async fn purge_families(&self, now: Timestamp, forget_before: Timestamp) -> Result<u64, StoreError> {
+        // Spent or expired codes are kept an hour, so a late replay is still recognised.
+        let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at < $1")
+            .bind(now.as_secs() - 3600)
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let refresh = sqlx::query("DELETE FROM refresh_tokens WHERE idle_expires_at < $1")
+            .bind(now.as_secs())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        // Revoked grants stay as long as the revocation list needs them (access tokens
+        // outlive nothing past that); their rows cascade.
+        let families = sqlx::query("DELETE FROM token_families WHERE expires_at < $1 OR revoked_at < $1")
+            .bind(forget_before.as_secs())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(codes.rows_affected() + refresh.rows_affected() + families.rows_affected())
+    }
+
     async fn revoked_families_since(
         &self,
         since: Timestamp,

@@ -25,6 +25,7 @@ mod metrics;
 mod multinode;
 mod refresh;
 mod revoke;
+mod security_codes;
 mod security_headers;
 mod security_injection;
 mod security_jwt;

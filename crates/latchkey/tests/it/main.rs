@@ -25,6 +25,7 @@ mod metrics;
 mod multinode;
 mod refresh;
 mod revoke;
+mod security_browser;
 mod security_clients;
 mod security_codes;
 mod security_headers;

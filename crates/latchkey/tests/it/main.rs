@@ -31,6 +31,7 @@ mod security_codes;
 mod security_headers;
 mod security_injection;
 mod security_jwt;
+mod security_leakage;
 mod security_limits;
 mod security_races;
 mod security_redirects;

@@ -33,6 +33,7 @@ mod security_injection;
 mod security_jwt;
 mod security_leakage;
 mod security_limits;
+mod security_params;
 mod security_races;
 mod security_redirects;
 mod support;

@@ -113,8 +113,10 @@ pub fn parse_basic(header: &str) -> Result<(String, ClientSecret), OAuthError> {
     let form_decode = |text: &str| {
         percent_decode_str(&text.replace('+', " "))
             .decode_utf8()
+            .ok()
+            .filter(|s| !s.contains('\0'))
             .map(|s| s.into_owned())
-            .map_err(|_| bad("the Basic credentials are not valid form-encoded UTF-8"))
+            .ok_or_else(|| bad("the Basic credentials are not valid form-encoded UTF-8"))
     };
     Ok((form_decode(id)?, ClientSecret::presented(form_decode(secret)?)))
 }

@@ -112,6 +112,13 @@ impl AuthorizationRequest {
             .await
             .map_err(AuthorizeError::Internal)?
             .ok_or_else(|| page("unknown client"))?;
+        Self::for_client(client, params, &context.config.issuer)
+    }
+
+    /// Validates the request parameters for a known `client` (everything [`Self::parse`]
+    /// does after finding the client): no I/O, so it is unit-tested and fuzzed directly.
+    pub fn for_client(client: Arc<Client>, params: &Params, issuer: &str) -> Result<Self, AuthorizeError> {
+        let page = |msg: &'static str| AuthorizeError::Page(OAuthError::invalid_request(msg));
         let (redirect_uri, redirect_given) = match params.get("redirect_uri") {
             Some(given) => {
                 if !client.redirect_uris.iter().any(|r| r.matches(given)) {
@@ -150,9 +157,7 @@ impl AuthorizationRequest {
         };
         match request.validate(params) {
             Ok(()) => Ok(request),
-            Err(error) => Err(AuthorizeError::Redirect(
-                request.error_redirect(&context.config.issuer, &error),
-            )),
+            Err(error) => Err(AuthorizeError::Redirect(request.error_redirect(issuer, &error))),
         }
     }
 

@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use latchkey_core::OAuthError;
 use latchkey_core::params::Params;
-use percent_encoding::percent_decode;
 
 use crate::error::ApiError;
 
@@ -45,49 +44,7 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
     }
 }
 
-/// Parses a form body; see the module docs for the rules.
+/// Parses a form body or query string (core's [`Params::from_form`]).
 pub(crate) fn parse(body: &[u8]) -> Result<Params, OAuthError> {
-    let decode = |raw: &[u8]| -> Result<String, OAuthError> {
-        let plus_as_space: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
-        let bytes: Vec<u8> = percent_decode(&plus_as_space).collect();
-        String::from_utf8(bytes).map_err(|_| OAuthError::invalid_request("the form is not valid UTF-8"))
-    };
-    let pairs = body
-        .split(|&b| b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let mut halves = pair.splitn(2, |&b| b == b'=');
-            let name = decode(halves.next().unwrap_or_default())?;
-            let value = decode(halves.next().unwrap_or_default())?;
-            Ok((name, value))
-        })
-        .collect::<Result<Vec<_>, OAuthError>>()?;
-    Params::from_pairs(pairs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decodes_plus_and_percent_escapes() {
-        let params = parse(b"grant_type=client_credentials&scope=a+b%3Ac").unwrap_or_default();
-        assert_eq!(params.get("scope"), Some("a b:c"));
-        assert_eq!(params.get("grant_type"), Some("client_credentials"));
-    }
-
-    #[test]
-    fn refuses_invalid_utf8_raw_or_escaped() {
-        assert!(parse(b"scope=%FF%FE").is_err());
-        assert!(parse(b"scope=\xff").is_err());
-        assert!(parse(b"%C3%28=x").is_err());
-    }
-
-    #[test]
-    fn refuses_duplicates_and_tolerates_stray_ampersands() {
-        assert!(parse(b"a=1&a=2").is_err());
-        let params = parse(b"&&a=1&&b&").unwrap_or_default();
-        assert_eq!(params.get("a"), Some("1"));
-        assert_eq!(params.get("b"), None);
-    }
+    Params::from_form(body)
 }

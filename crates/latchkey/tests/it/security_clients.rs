@@ -326,12 +326,17 @@ backend_test! {
         let server = TestServer::start_on(backend.clone()).await;
         let client = server.service_client(&["notes:read"]).await;
         server.service_client(&["notes:write", "admin"]).await;
-        for scope in ["notes:read notes:write", "admin", "openid", "notes:read offline_access", "notes:*", "notes:read\u{0}admin"] {
+        for scope in ["notes:read notes:write", "admin", "openid", "notes:read offline_access", "notes:*"] {
             let response = server
                 .post_form("/oauth2/token", Some(&client), &[("grant_type", "client_credentials"), ("scope", scope)])
                 .await;
             assert_oauth_error(response, 400, "invalid_scope").await;
         }
+        // A NUL cannot smuggle a second scope in: the request is malformed as a whole.
+        let response = server
+            .post_form("/oauth2/token", Some(&client), &[("grant_type", "client_credentials"), ("scope", "notes:read\u{0}admin")])
+            .await;
+        assert_oauth_error(response, 400, "invalid_request").await;
         let granted: Value = server
             .post_form("/oauth2/token", Some(&client), &[("grant_type", "client_credentials"), ("scope", "notes:read")])
             .await

@@ -307,15 +307,29 @@ backend_test! {
     }
 }
 
-/// Everything the server logs while a test runs, at every level, as text and as JSON:
-/// a tracing subscriber for this thread, which is the test's single-threaded runtime, so
-/// it sees every task of the in-process server (the capture hook the suite lacked).
+/// Everything the server logs while a test runs, at every level, as text and as JSON.
+///
+/// One global subscriber for the whole test binary, installed on first use, writes each
+/// event to the capture of the thread that emitted it, if that thread is capturing: the
+/// test's single-threaded runtime runs every task of its in-process server. (A
+/// thread-local default subscriber would be simpler, but tracing caches per-callsite
+/// interest process-wide, and with other tests logging on other threads at the same time
+/// some events went missing.)
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<u8>>>);
 
-impl Write for Logs {
+thread_local! {
+    static CAPTURING: std::cell::RefCell<Option<Logs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Where an event goes: this thread's capture, or nowhere.
+struct ThreadSink(Option<Logs>);
+
+impl Write for ThreadSink {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
+        if let Some(logs) = &self.0 {
+            logs.0.lock().unwrap().extend_from_slice(bytes);
+        }
         Ok(bytes.len())
     }
 
@@ -324,29 +338,48 @@ impl Write for Logs {
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Self;
+struct ThreadWriter;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ThreadWriter {
+    type Writer = ThreadSink;
 
     fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
+        ThreadSink(CAPTURING.with(|c| c.borrow().clone()))
+    }
+}
+
+/// Stops this thread's capture when dropped.
+struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURING.with(|c| c.borrow_mut().take());
     }
 }
 
 impl Logs {
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        use tracing_subscriber::layer::SubscriberExt as _;
-        let subscriber = tracing_subscriber::registry()
-            // Everything, but the test's own HTTP client (reqwest's connection pool).
-            .with(tracing_subscriber::EnvFilter::new(
-                "trace,hyper_util::client=off,reqwest=off",
-            ))
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(false)
-                    .with_writer(self.clone()),
-            )
-            .with(tracing_subscriber::fmt::layer().json().with_writer(self.clone()));
-        tracing::subscriber::set_default(subscriber)
+    fn capture(&self) -> CaptureGuard {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            use tracing_subscriber::Layer as _;
+            use tracing_subscriber::layer::SubscriberExt as _;
+            // Everything from a capturing thread but the test's own HTTP client.
+            // Dynamic: a plain filter_fn's answer is cached per callsite, and the first
+            // thread to reach a callsite is usually not capturing.
+            let wanted = tracing_subscriber::filter::dynamic_filter_fn(|meta, _| {
+                !meta.target().starts_with("hyper_util::client")
+                    && !meta.target().starts_with("reqwest")
+                    && CAPTURING.with(|c| c.borrow().is_some())
+            });
+            let text = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(ThreadWriter);
+            let json = tracing_subscriber::fmt::layer().json().with_writer(ThreadWriter);
+            let subscriber = tracing_subscriber::registry().with(text.and_then(json).with_filter(wanted));
+            tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        });
+        CAPTURING.with(|c| *c.borrow_mut() = Some(self.clone()));
+        CaptureGuard
     }
 
     fn text(&self) -> String {
@@ -537,7 +570,13 @@ backend_test! {
         server.stop().await;
         drop(guard);
         let log = logs.text();
-        assert!(log.contains("latchkey::audit") && log.contains("token.issued"), "the capture works: {log:.2000}");
+        assert!(
+            log.contains("latchkey::audit") && log.contains("token.issued"),
+            "the capture works: {} audit lines, {} token.issued, {} bytes",
+            log.matches("latchkey::audit").count(),
+            log.matches("token.issued").count(),
+            log.len()
+        );
         for kind in ["code.replayed", "refresh.reuse_detected", "login.failed", "password.changed", "grant.revoked"] {
             assert!(log.contains(kind), "{kind} was logged");
         }

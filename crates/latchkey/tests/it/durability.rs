@@ -1,79 +1,34 @@
 //! Surviving a crash (issue #8, RFC 6749 §10.5): a `latchkey serve` process under mixed
-//! load (client credentials and refresh-token chains) is killed with SIGKILL, restarted on
-//! the same database, and everything it answered still holds: every access token it
-//! issued introspects as active, the last refresh token of each chain works once more
-//! and then never again, and every refresh token it had rotated stays spent. On SQLite
-//! and on PostgreSQL.
+//! load (client credentials, code-flow round trips, refresh-token chains and device
+//! polling) is killed with SIGKILL, restarted on the same database, and everything it
+//! answered still holds: every access token it issued introspects as active, no code or
+//! device code it redeemed is good again, the last refresh token of each chain works once
+//! more and then never again, and every refresh token it had rotated stays spent. On
+//! SQLite and on PostgreSQL. `bench/crash` runs the same test against a release build.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Backend, Browser, Registered, TestServer};
+use crate::support::{
+    Backend, Browser, Process, Registered, TestServer, free_port, redirect_params, serve, wait_until_up,
+};
 
 const PASSWORD: &str = "correct horse battery staple";
 const CHAINS: usize = 6;
 const GRACE_SECS: u64 = 3;
+const DEVICES: usize = 4;
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn serve(database_url: &str, master: &str, port: u16, issuer: &str) -> Process {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("LATCHKEY_") {
-            command.env_remove(name);
-        }
-    }
-    let child = command
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--issuer",
-            issuer,
-        ])
-        .args([
-            "--refresh-grace",
-            &format!("{GRACE_SECS}s"),
-            "--token-rate-limit",
-            "0",
-        ])
-        .env("LATCHKEY_DATABASE_URL", database_url)
-        .env("LATCHKEY_MASTER_KEY", master)
-        .env("LATCHKEY_LOG", "error")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Process(child)
-}
-
-async fn wait_until_up(http: &reqwest::Client, base: &str) {
-    for _ in 0..200 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not come up at {base}");
+fn serve_with_grace(database_url: &str, master: &str, port: u16) -> Process {
+    let grace = format!("{GRACE_SECS}s");
+    serve(
+        database_url,
+        port,
+        &["--refresh-grace", &grace, "--token-rate-limit", "0"],
+        &[("LATCHKEY_MASTER_KEY", master)],
+    )
 }
 
 async fn post(
@@ -96,19 +51,39 @@ async fn post(
     response.json().await.ok()
 }
 
+/// Spawns `workers` tasks that run `step` forever (until aborted).
+fn keep_running<F, Fut>(load: &mut tokio::task::JoinSet<()>, workers: usize, step: F)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let step = Arc::new(step);
+    for worker in 0..workers {
+        let step = Arc::clone(&step);
+        load.spawn(async move {
+            loop {
+                step(worker).await;
+            }
+        });
+    }
+}
+
 async fn crash_and_check(backend: Backend) {
-    // Set up through an in-process server: a user, grants with refresh tokens, a service.
+    // Set up through an in-process server: a user signed in with consent given, grants
+    // with refresh tokens, approved and pending device codes, a service.
     let setup = TestServer::start_on(backend).await;
     setup.user("tess", PASSWORD).await;
     let web = setup.web_client(&["openid"]).await;
     let service = setup.service_client(&["notes:read"]).await;
+    let tv = crate::device::tv_client(&setup).await;
+    let browser = Arc::new(Browser::new());
     let url = setup.url(&format!(
         "/oauth2/authorize?response_type=code&client_id={}&scope=openid",
         web.id
     ));
     let mut chains = Vec::new();
     for _ in 0..CHAINS {
-        let code = Browser::new().approve(&setup, &url, ("tess", PASSWORD)).await["code"].clone();
+        let code = browser.approve(&setup, &url, ("tess", PASSWORD)).await["code"].clone();
         let tokens = post(
             &setup.http,
             &setup.base,
@@ -120,40 +95,128 @@ async fn crash_and_check(backend: Backend) {
         .unwrap();
         chains.push(tokens["refresh_token"].as_str().unwrap().to_owned());
     }
+    let mut device_codes = Vec::new();
+    for n in 0..DEVICES {
+        let started = crate::device::start(&setup, &tv).await;
+        if n % 2 == 0 {
+            let link = started["verification_uri_complete"].as_str().unwrap();
+            crate::device::approve(&setup, &browser, link, "allow").await;
+        }
+        device_codes.push(started["device_code"].as_str().unwrap().to_owned());
+    }
     let database = setup.database();
     let master = setup.master().to_base64();
     setup.stop().await;
 
-    // The process under load.
+    // The process under load: client credentials, code-flow round trips (the browser's
+    // session and consent carry over), refresh chains and device polling.
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let mut server = serve(&database.url, &master, port, &base);
+    let mut server = serve_with_grace(&database.url, &master, port);
     wait_until_up(&http, &base).await;
     let issued = Arc::new(Mutex::new(Vec::<String>::new()));
+    let redeemed_codes = Arc::new(Mutex::new(Vec::<String>::new()));
+    let redeemed_devices = Arc::new(Mutex::new(Vec::<String>::new()));
     // For each chain: every token it was answered with, in order.
     let answered: Arc<Mutex<Vec<Vec<String>>>> =
         Arc::new(Mutex::new(chains.iter().map(|t| vec![t.clone()]).collect()));
     let mut load = tokio::task::JoinSet::new();
-    for _ in 0..2 {
+    {
         let (http, base, service, issued) =
             (http.clone(), base.clone(), service.clone(), Arc::clone(&issued));
-        load.spawn(async move {
-            loop {
-                if let Some(body) = post(
-                    &http,
-                    &base,
-                    "/oauth2/token",
-                    &service,
-                    &[("grant_type", "client_credentials")],
-                )
-                .await
-                {
+        keep_running(&mut load, 2, move |_| {
+            let (http, base, service, issued) =
+                (http.clone(), base.clone(), service.clone(), Arc::clone(&issued));
+            async move {
+                let form = [("grant_type", "client_credentials")];
+                if let Some(body) = post(&http, &base, "/oauth2/token", &service, &form).await {
                     issued
                         .lock()
                         .unwrap()
                         .push(body["access_token"].as_str().unwrap().to_owned());
                 }
+            }
+        });
+    }
+    {
+        let (http, base, web, issued, codes, browser) = (
+            http.clone(),
+            base.clone(),
+            web.clone(),
+            Arc::clone(&issued),
+            Arc::clone(&redeemed_codes),
+            Arc::clone(&browser),
+        );
+        let authorize = format!(
+            "{base}/oauth2/authorize?response_type=code&client_id={}&scope=openid",
+            web.id
+        );
+        keep_running(&mut load, 2, move |_| {
+            let (http, base, web, issued, codes, browser, authorize) = (
+                http.clone(),
+                base.clone(),
+                web.clone(),
+                Arc::clone(&issued),
+                Arc::clone(&codes),
+                Arc::clone(&browser),
+                authorize.clone(),
+            );
+            async move {
+                let Some(location) = browser.get(&authorize).await.location() else {
+                    return;
+                };
+                let Some(code) = redirect_params(&location).get("code").cloned() else {
+                    return;
+                };
+                let form = [("grant_type", "authorization_code"), ("code", code.as_str())];
+                if let Some(body) = post(&http, &base, "/oauth2/token", &web, &form).await {
+                    issued
+                        .lock()
+                        .unwrap()
+                        .push(body["access_token"].as_str().unwrap().to_owned());
+                    codes.lock().unwrap().push(code);
+                }
+            }
+        });
+    }
+    {
+        let (http, base, tv, issued, devices, device_codes) = (
+            http.clone(),
+            base.clone(),
+            tv.clone(),
+            Arc::clone(&issued),
+            Arc::clone(&redeemed_devices),
+            Arc::new(device_codes.clone()),
+        );
+        keep_running(&mut load, DEVICES, move |worker| {
+            let (http, base, tv, issued, devices) = (
+                http.clone(),
+                base.clone(),
+                tv.clone(),
+                Arc::clone(&issued),
+                Arc::clone(&devices),
+            );
+            let device_code = device_codes[worker].clone();
+            async move {
+                let form = [
+                    ("grant_type", DEVICE_GRANT),
+                    ("device_code", &device_code),
+                    ("client_id", &tv.id),
+                ];
+                let answer = http.post(format!("{base}/oauth2/token")).form(&form).send().await;
+                if let Ok(answer) = answer {
+                    if answer.status() == 200 {
+                        if let Ok(body) = answer.json::<Value>().await {
+                            issued
+                                .lock()
+                                .unwrap()
+                                .push(body["access_token"].as_str().unwrap().to_owned());
+                            devices.lock().unwrap().push(device_code);
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         });
     }
@@ -176,29 +239,72 @@ async fn crash_and_check(backend: Backend) {
             }
         });
     }
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
     server.0.kill().unwrap(); // SIGKILL, mid-load
     server.0.wait().unwrap();
     load.abort_all();
     while load.join_next().await.is_some() {}
 
     // Restart on the same database.
-    let server = serve(&database.url, &master, port, &base);
+    let server = serve_with_grace(&database.url, &master, port);
     wait_until_up(&http, &base).await;
     let issued = issued.lock().unwrap().clone();
     let answered = answered.lock().unwrap().clone();
+    let redeemed_codes = redeemed_codes.lock().unwrap().clone();
+    let redeemed_devices = redeemed_devices.lock().unwrap().clone();
     assert!(issued.len() > 50, "the load ran: {} tokens", issued.len());
+    assert!(
+        redeemed_codes.len() > 3,
+        "code flows ran: {}",
+        redeemed_codes.len()
+    );
+    assert_eq!(
+        redeemed_devices.len(),
+        DEVICES.div_ceil(2),
+        "each approved device got its tokens once"
+    );
     assert!(
         answered.iter().all(|chain| chain.len() > 3),
         "every chain rotated"
     );
 
-    // Every access token answered with 200 is still good.
-    for token in issued.iter().step_by(issued.len() / 50 + 1).chain(issued.last()) {
+    // Every access token answered with 200 is still good (sampled, plus the last ones).
+    let recent = issued.len().saturating_sub(20);
+    for token in issued
+        .iter()
+        .step_by(issued.len() / 50 + 1)
+        .chain(&issued[recent..])
+    {
         let active = post(&http, &base, "/oauth2/introspect", &service, &[("token", token)])
             .await
             .unwrap();
         assert_eq!(active["active"], true, "an issued token survived the crash");
+    }
+    // No code or device code answered before the crash is good again after it.
+    for code in &redeemed_codes {
+        let form = [("grant_type", "authorization_code"), ("code", code.as_str())];
+        assert!(
+            post(&http, &base, "/oauth2/token", &web, &form).await.is_none(),
+            "a code is single-use across the crash"
+        );
+    }
+    for device_code in &redeemed_devices {
+        let form = [
+            ("grant_type", DEVICE_GRANT),
+            ("device_code", device_code.as_str()),
+            ("client_id", tv.id.as_str()),
+        ];
+        let again = http
+            .post(format!("{base}/oauth2/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            again.status(),
+            400,
+            "a device code is single-use across the crash"
+        );
     }
     // The last refresh token of each chain works once more (a rotation that committed but
     // never got its answer out falls inside the grace window), then never again; every

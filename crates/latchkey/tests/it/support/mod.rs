@@ -2,11 +2,13 @@
 
 mod browser;
 mod jwt;
+mod process;
 mod proxy;
 mod server;
 
 pub(crate) use browser::{Browser, Page, redirect_params};
 pub(crate) use jwt::{decode_part, verify_es256_against_jwks};
+pub(crate) use process::{Process, free_port, latchkey, serve, wait_until_up};
 pub(crate) use proxy::Proxy;
 pub(crate) use server::{Backend, Database, Registered, TestServer, assert_oauth_error};
 

@@ -26,6 +26,11 @@ pub enum ConnectError {
     /// Connecting failed.
     #[error("cannot open the database: {0}")]
     Connect(#[source] sqlx::Error),
+    /// The database opens but cannot be written (read-only file system or file).
+    #[error(
+        "the database is read-only (is its file system mounted read-only, or the file not writable?): Latchkey must be able to write to it"
+    )]
+    ReadOnly,
     /// A migration failed.
     #[error("migration {version} ({name}) failed: {source}")]
     Migration {

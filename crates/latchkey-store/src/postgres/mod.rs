@@ -150,9 +150,14 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
 
 /// SQLSTATEs that mean the server, not the statement, is the problem: class 08
 /// (connection exception), 57P01..57P03 (admin or crash shutdown, cannot connect now)
-/// and 53300 (too many connections).
+/// 53300 (too many connections), class 53 disk full and out of memory (53100, 53200), and
+/// 25006 (the server is a read-only standby or in read-only mode).
 fn is_unavailable(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53100" | "53200" | "53300" | "25006"
+        )
 }
 
 /// Reads a column, mapping a type mismatch to `Corrupt`.

@@ -138,8 +138,33 @@ async fn migrate(writer: &SqlitePool) -> Result<(), ConnectError> {
             }
         }
     }
+    probe_write(&mut conn).await?;
     let _ = conn.ping().await;
     Ok(())
+}
+
+/// Writes and rolls back: a database on a read-only file system opens, and even takes
+/// `BEGIN IMMEDIATE`, but would fail every write; better not to start than to serve 503s.
+async fn probe_write(conn: &mut sqlx::SqliteConnection) -> Result<(), ConnectError> {
+    conn.execute("BEGIN IMMEDIATE")
+        .await
+        .map_err(ConnectError::Connect)?;
+    let written = conn
+        .execute("UPDATE latchkey_migrations SET applied_at = applied_at")
+        .await;
+    let _ = conn.execute("ROLLBACK").await;
+    match written {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(db))
+            if db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| c & 0xff == 8) =>
+        {
+            Err(ConnectError::ReadOnly)
+        }
+        Err(other) => Err(ConnectError::Connect(other)),
+    }
 }
 
 async fn apply(
@@ -170,12 +195,21 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(Box::new(error))
         }
-        sqlx::Error::Database(ref db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
-            // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout: the writer is stuck.
+        sqlx::Error::Database(ref db) if db.code().as_deref().is_some_and(is_unavailable) => {
             StoreError::Unavailable(Box::new(error))
         }
         other => StoreError::Other(Box::new(other)),
     }
+}
+
+/// SQLite result codes (primary code, the low byte of an extended one) that mean the
+/// database cannot take the request now rather than that the request is wrong:
+/// SQLITE_BUSY / SQLITE_LOCKED after the busy timeout (the writer is stuck),
+/// SQLITE_READONLY (file or file system made read-only), SQLITE_IOERR, SQLITE_FULL
+/// (disk full) and SQLITE_CANTOPEN. The write is rolled back and nothing is lost.
+fn is_unavailable(code: &str) -> bool {
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
 }
 
 /// Reads a column, mapping a type mismatch to `Corrupt`.

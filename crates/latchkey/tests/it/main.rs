@@ -15,6 +15,7 @@ mod authorize;
 mod cli;
 mod device;
 mod discovery;
+mod disk;
 mod durability;
 mod errors;
 mod flow;

@@ -163,7 +163,8 @@ async fn crash_and_check(backend: Backend) {
                 authorize.clone(),
             );
             async move {
-                let Some(location) = browser.get(&authorize).await.location() else {
+                let Some(location) = browser.try_get(&authorize).await.and_then(|page| page.location())
+                else {
                     return;
                 };
                 let Some(code) = redirect_params(&location).get("code").cloned() else {
@@ -252,6 +253,13 @@ async fn crash_and_check(backend: Backend) {
     let answered = answered.lock().unwrap().clone();
     let redeemed_codes = redeemed_codes.lock().unwrap().clone();
     let redeemed_devices = redeemed_devices.lock().unwrap().clone();
+    eprintln!(
+        "crash: answered before the SIGKILL: {} access tokens, {} code redemptions, {} device redemptions, {} refresh rotations",
+        issued.len(),
+        redeemed_codes.len(),
+        redeemed_devices.len(),
+        answered.iter().map(|chain| chain.len() - 1).sum::<usize>()
+    );
     assert!(issued.len() > 50, "the load ran: {} tokens", issued.len());
     assert!(
         redeemed_codes.len() > 3,

@@ -111,12 +111,17 @@ impl Browser {
         Page {
             status,
             headers,
-            html: response.text().await.unwrap(),
+            html: response.text().await.unwrap_or_default(),
         }
     }
 
     pub(crate) async fn get(&self, url: &str) -> Page {
         Self::page(self.http.get(url).send().await.unwrap()).await
+    }
+
+    /// Like [`Browser::get`], but `None` when the server cannot be reached.
+    pub(crate) async fn try_get(&self, url: &str) -> Option<Page> {
+        Some(Self::page(self.http.get(url).send().await.ok()?).await)
     }
 
     pub(crate) async fn post(&self, url: &str, form: &[(String, String)]) -> Page {

@@ -1,5 +1,5 @@
-//! Property tests for the parsers attackers reach first (run with the normal suite; the
-//! `cargo fuzz` targets of issue #8 need a nightly toolchain this machine does not have):
+//! Property tests for the parsers attackers reach first, run with the normal suite (the
+//! `cargo fuzz` targets in `fuzz/` check the same invariants coverage-guided, on nightly):
 //! scope parsing, redirect-URI registration and matching, request parameters, and JWS
 //! verification. None may panic on any input; each must keep its invariants.
 
@@ -13,8 +13,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey_core::client::RedirectUri;
+use latchkey_core::authorize::{AuthorizationRequest, AuthorizeError, ResponseType};
+use latchkey_core::client::{AuthMethod, Client, GrantType, RedirectUri};
 use latchkey_core::clock::Timestamp;
+use latchkey_core::id::ClientId;
 use latchkey_core::keys::{Algorithm, KeyRing, KeySealer, RotationPolicy};
 use latchkey_core::params::Params;
 use latchkey_core::scope::{Scope, ScopeSet};
@@ -90,6 +92,56 @@ proptest! {
     }
 
     #[test]
+    fn forms_never_panic_and_keep_the_parameter_rules(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+        if let Ok(params) = Params::from_form(&body) {
+            let pairs: Vec<(&str, &str)> = params.iter().collect();
+            for (i, (name, value)) in pairs.iter().enumerate() {
+                prop_assert!(!value.is_empty() && !value.contains('\0') && !name.contains('\0'));
+                prop_assert!(pairs.iter().skip(i + 1).all(|(other, _)| other != name));
+            }
+        }
+    }
+
+    #[test]
+    fn authorization_requests_keep_their_invariants(
+        pick in 0usize..3,
+        response_type in prop::sample::select(vec!["code", "token", "id_token token", "bogus", ""]),
+        redirect in prop::sample::select(vec![
+            "", "https://app.example.com/cb", "https://app.example.com/cb/", "http://127.0.0.1:9/cb",
+            "http://127.0.0.1:9/cbx", "https://legacy.example.com/cb", "https://evil.example/cb",
+        ]),
+        scope in "(openid|profile|notes:read|admin|offline_access| ){0,6}",
+        challenge in prop::option::of("[A-Za-z0-9_~.-]{43}"),
+        method in prop::sample::select(vec!["", "S256", "plain"]),
+        extra in "(prompt=none|prompt=login|prompt=consent|max_age=5|max_age=-1|nonce=n|state=s|response_mode=query|response_mode=fragment|&)*",
+    ) {
+        let client = &clients()[pick];
+        let mut form = format!("response_type={}&redirect_uri={redirect}&scope={scope}&code_challenge_method={method}&{extra}",
+            response_type.replace(' ', "+"));
+        if let Some(challenge) = &challenge {
+            form.push_str(&format!("&code_challenge={challenge}"));
+        }
+        let Ok(params) = Params::from_form(form.as_bytes()) else { return Ok(()) };
+        match AuthorizationRequest::for_client(Arc::clone(client), &params, "https://issuer.example") {
+            Ok(request) => {
+                prop_assert!(client.redirect_uris.iter().any(|r| r.matches(&request.redirect_uri)));
+                prop_assert!(request.scopes.is_subset_of(&client.scopes));
+                let grant = if request.response_type == ResponseType::Code { GrantType::AuthorizationCode } else { GrantType::Implicit };
+                prop_assert!(client.allows(grant));
+                if request.response_type == ResponseType::Code && client.is_public() {
+                    prop_assert!(request.code_challenge.is_some());
+                }
+            }
+            Err(AuthorizeError::Redirect(url)) => {
+                prop_assert!(client.redirect_uris.iter().any(|r| r.matches(url.split(['?', '#']).next().unwrap_or_default())
+                    || url.starts_with(&format!("{}?", r.as_str())) || url.starts_with(&format!("{}&", r.as_str()))), "{}", url);
+                prop_assert!(url.contains("error=") && url.contains("iss="));
+            }
+            Err(_) => {}
+        }
+    }
+
+    #[test]
     fn jws_verification_never_panics_and_never_accepts_noise(token in "\\PC{0,300}", dots in "[A-Za-z0-9_\\-]{0,40}\\.[A-Za-z0-9_\\-]{0,60}\\.[A-Za-z0-9_\\-]{0,90}") {
         let ring = empty_ring();
         let expect = Expect { typs: &["at+jwt"], algs: &[Algorithm::Es256] };
@@ -107,4 +159,76 @@ fn empty_ring() -> KeyRing {
             retention: Duration::from_secs(3600),
         },
     )
+}
+
+fn client(id: &str, auth: AuthMethod, grants: &[GrantType], uris: &[&str], scopes: &str) -> Arc<Client> {
+    Arc::new(Client {
+        id: ClientId::new(id),
+        name: id.to_owned(),
+        auth_method: auth,
+        grant_types: grants.to_vec(),
+        redirect_uris: uris.iter().map(|u| RedirectUri::parse(u).unwrap()).collect(),
+        scopes: ScopeSet::parse(scopes).unwrap(),
+        secret_hash: None,
+        created_at: Timestamp::from_secs(1_700_000_000),
+        id_token_alg: Algorithm::Rs256,
+    })
+}
+
+/// A confidential web app, a public native app (loopback) and a legacy implicit client.
+fn clients() -> [Arc<Client>; 3] {
+    use GrantType::*;
+    [
+        client(
+            "web",
+            AuthMethod::ClientSecretBasic,
+            &[AuthorizationCode, RefreshToken],
+            &[
+                "https://app.example.com/cb",
+                "https://app.example.com/cb?tenant=1",
+            ],
+            "openid profile offline_access notes:read",
+        ),
+        client(
+            "native",
+            AuthMethod::None,
+            &[AuthorizationCode],
+            &["http://127.0.0.1:4000/cb"],
+            "openid notes:read",
+        ),
+        client(
+            "legacy",
+            AuthMethod::None,
+            &[Implicit],
+            &["https://legacy.example.com/cb"],
+            "openid profile",
+        ),
+    ]
+}
+
+#[test]
+fn the_generators_reach_acceptance_and_every_kind_of_refusal() {
+    let [web, native, _] = clients();
+    let parse = |client: &Arc<Client>, form: &str| {
+        AuthorizationRequest::for_client(
+            Arc::clone(client),
+            &Params::from_form(form.as_bytes()).unwrap(),
+            "https://i",
+        )
+    };
+    assert!(
+        parse(
+            &web,
+            "response_type=code&scope=openid&redirect_uri=https://app.example.com/cb"
+        )
+        .is_ok()
+    );
+    assert!(matches!(
+        parse(&native, "response_type=code"),
+        Err(AuthorizeError::Redirect(_))
+    ));
+    assert!(matches!(
+        parse(&web, "response_type=code&redirect_uri=https://evil.example/cb"),
+        Err(AuthorizeError::Page(_))
+    ));
 }

@@ -66,6 +66,8 @@ kinds! {
     UserCreated => "user.created": "A user was created.",
     UserUpdated => "user.updated": "A user's profile changed.",
     UserDeleted => "user.deleted": "A user was deleted.",
+    RoleGranted => "role.granted": "A user was given a role.",
+    RoleRevoked => "role.revoked": "A role was taken from a user.",
     KeyCreated => "key.created": "A signing key was created.",
     KeyDeleted => "key.deleted": "A signing key past its retention was deleted.",
     RateLimited => "rate_limited": "A request was refused by an abuse limit.",

@@ -11,6 +11,7 @@ use crate::device::PollTracker;
 use crate::error::{OAuthError, StoreError};
 use crate::id::ClientId;
 use crate::keys::{self, KeyError, KeyRing, KeySealer, RotationPolicy};
+use crate::scope::ScopeSet;
 use crate::secret::{MasterKey, SecretHasher};
 use crate::store::Store;
 use crate::token::access::AccessClaims;
@@ -24,6 +25,8 @@ pub struct AuthConfig {
     pub issuer: String,
     /// `aud` of access tokens when the request names no resource.
     pub default_audience: String,
+    /// The claim naming the user's roles in tokens granted the `roles` scope.
+    pub roles_claim: String,
     /// Lifetime of access tokens.
     pub access_token_ttl: Duration,
     /// How long a node may serve a cached client or miss a revocation made on another node.
@@ -67,6 +70,7 @@ impl AuthConfig {
         Self {
             issuer: issuer.to_owned(),
             default_audience: issuer.to_owned(),
+            roles_claim: "roles".to_owned(),
             access_token_ttl: Duration::from_secs(900),
             cache_ttl: Duration::from_secs(5),
             jwks_max_age: Duration::from_secs(300),
@@ -120,6 +124,7 @@ pub struct Context {
     /// Abuse limits (per node).
     pub limits: crate::ratelimit::Limits,
     clients: TtlCache<ClientId, Option<Arc<Client>>>,
+    restricted: TtlCache<(), Arc<ScopeSet>>,
     pub(crate) verified: TtlCache<[u8; 32], Arc<AccessClaims>>,
     pub(crate) revocations: RevocationList,
     pub(crate) polls: PollTracker,
@@ -162,6 +167,7 @@ impl Context {
             hasher: SecretHasher::new(master),
             keys: ring,
             clients: TtlCache::new(CLIENT_CACHE_CAPACITY),
+            restricted: TtlCache::new(1),
             verified: TtlCache::new(VERIFIED_TOKEN_CACHE_CAPACITY),
             revocations: RevocationList::default(),
             polls: PollTracker::default(),
@@ -196,6 +202,23 @@ impl Context {
         self.clients
             .insert(id.clone(), found.clone(), now + self.config.cache_ttl, now);
         Ok(found)
+    }
+
+    /// The restricted scopes, from the cache (stale by at most `cache_ttl` for changes made
+    /// on other nodes) or the store.
+    pub async fn restricted_scopes(&self, now: Timestamp) -> Result<Arc<ScopeSet>, OAuthError> {
+        if let Some(cached) = self.restricted.get(&(), now) {
+            return Ok(cached);
+        }
+        let found = Arc::new(self.store.restricted_scopes().await?);
+        self.restricted
+            .insert((), Arc::clone(&found), now + self.config.cache_ttl, now);
+        Ok(found)
+    }
+
+    /// Drops this node's cached restricted scopes after a change here.
+    pub fn forget_restricted_scopes(&self) {
+        self.restricted.remove(&());
     }
 
     /// Drops this node's cached copy of a client changed here (other nodes see the change

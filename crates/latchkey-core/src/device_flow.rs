@@ -192,7 +192,7 @@ pub async fn decide(
                 id: FamilyId::generate(),
                 client_id: device.client_id.clone(),
                 user_id: session.user_id.clone(),
-                scopes: device.scopes.clone(),
+                scopes: crate::roles::permitted(context, &session.user_id, &device.scopes, now).await?,
                 auth_time: session.auth_time,
                 created_at: now,
                 expires_at: now + context.config.refresh_token_ttl,

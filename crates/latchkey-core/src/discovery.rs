@@ -57,7 +57,7 @@ pub fn authorization_server_metadata(config: &AuthConfig) -> Value {
         "response_modes_supported": ["query", "fragment"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access", "roles"],
         "token_endpoint_auth_methods_supported": ALL_AUTH_METHODS,
         "introspection_endpoint": url(paths::INTROSPECT),
         "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
@@ -94,7 +94,8 @@ pub fn openid_configuration(config: &AuthConfig) -> Value {
                 "name",
                 "preferred_username",
                 "email",
-                "email_verified"
+                "email_verified",
+                config.roles_claim.as_str()
             ]),
         );
         members.insert("request_parameter_supported".into(), json!(false));

@@ -25,6 +25,7 @@ pub mod params;
 pub mod pkce;
 pub mod ratelimit;
 pub mod registry;
+pub mod roles;
 pub mod scope;
 pub mod secret;
 pub mod store;

@@ -49,9 +49,10 @@ impl Scope {
         &self.0
     }
 
-    /// Whether this scope only makes sense with a user present (`openid`, `offline_access`).
+    /// Whether this scope only makes sense with a user present (`openid`,
+    /// `offline_access`, `roles`).
     pub fn needs_user(&self) -> bool {
-        self.0 == OPENID || self.0 == OFFLINE_ACCESS
+        self.0 == OPENID || self.0 == OFFLINE_ACCESS || self.0 == crate::roles::ROLES
     }
 }
 

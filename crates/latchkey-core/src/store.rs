@@ -15,6 +15,7 @@ use crate::family::{
 };
 use crate::id::{ClientId, FamilyId, Jti, Kid, UserId};
 use crate::keys::StoredKey;
+use crate::roles::Role;
 use crate::scope::{Scope, ScopeSet};
 use crate::secret::SecretHash;
 use crate::user::User;
@@ -44,6 +45,28 @@ pub struct ScopeDescription {
     pub scope: Scope,
     /// What it lets a client do, in words for the resource owner.
     pub description: String,
+}
+
+/// Roles (named sets of permissions, which are scopes) and the users holding them, and
+/// which scopes are restricted to role holders.
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    /// Creates or replaces a role (its description and its whole set of scopes).
+    async fn put_role(&self, role: &Role, now: Timestamp) -> Result<(), StoreError>;
+    /// Deletes a role (and every user's hold of it); `false` if it was not known.
+    async fn delete_role(&self, name: &str) -> Result<bool, StoreError>;
+    /// Every role, sorted by name.
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
+    /// Gives `role` to `user`; `false` if either is unknown.
+    async fn grant_role(&self, user: &UserId, role: &str) -> Result<bool, StoreError>;
+    /// Takes `role` from `user`; `false` if the user did not hold it.
+    async fn revoke_role(&self, user: &UserId, role: &str) -> Result<bool, StoreError>;
+    /// The roles `user` holds, sorted by name.
+    async fn user_roles(&self, user: &UserId) -> Result<Vec<Role>, StoreError>;
+    /// Marks a scope restricted (or not), creating it if unknown.
+    async fn set_scope_restricted(&self, scope: &Scope, restricted: bool) -> Result<(), StoreError>;
+    /// Every restricted scope.
+    async fn restricted_scopes(&self) -> Result<ScopeSet, StoreError>;
 }
 
 /// The scopes the server knows.
@@ -337,6 +360,7 @@ pub struct PoolStatus {
 pub trait Store:
     ClientStore
     + ScopeStore
+    + RoleStore
     + KeyStore
     + RevocationStore
     + UserStore

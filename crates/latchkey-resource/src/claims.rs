@@ -30,12 +30,21 @@ pub struct AccessClaims {
     pub issued_at: Option<i64>,
     /// `nbf`: when it starts being valid, if said.
     pub not_before: Option<i64>,
+    /// The user's roles: Latchkey puts them in the token when the client was granted the
+    /// `roles` scope (claim `roles` unless the builder names another with
+    /// [`AuthBuilder::roles_claim`](crate::AuthBuilder::roles_claim)); empty otherwise.
+    pub roles: Vec<String>,
 }
 
 impl AccessClaims {
     /// Whether the token was granted `scope` (exact, case-sensitive match: RFC 6749 §3.3).
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|granted| granted == scope)
+    }
+
+    /// Whether the user holds `role` (see [`AccessClaims::roles`]).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|held| held == role)
     }
 
     /// Whether `audience` is one of the token's audiences.
@@ -98,4 +107,19 @@ pub(crate) fn split_scopes(scope: Option<&str>) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// The string members of claim `name` in `claims`, if it is an array (other members and
+/// other shapes are ignored).
+pub(crate) fn string_list(claims: &serde_json::Map<String, serde_json::Value>, name: &str) -> Vec<String> {
+    claims
+        .get(name)
+        .and_then(serde_json::Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

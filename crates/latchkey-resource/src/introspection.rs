@@ -30,6 +30,8 @@ pub(crate) struct IntrospectionResponse {
     aud: Option<Audience>,
     iss: Option<String>,
     jti: Option<String>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl IntrospectionResponse {
@@ -59,6 +61,7 @@ impl IntrospectionResponse {
             expires_at: exp,
             issued_at: self.iat,
             not_before: self.nbf,
+            roles: crate::claims::string_list(&self.other, &expect.roles_claim),
         })
     }
 }

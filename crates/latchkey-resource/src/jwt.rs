@@ -28,6 +28,8 @@ pub(crate) struct Expectations {
     pub(crate) audience: String,
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     pub(crate) leeway: i64,
+    /// The claim naming the user's roles.
+    pub(crate) roles_claim: String,
 }
 
 impl Expectations {
@@ -69,6 +71,8 @@ struct Payload {
     jti: String,
     nbf: Option<i64>,
     scope: Option<String>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A token whose header has been read but whose signature has not been checked. Its only
@@ -161,6 +165,7 @@ impl Unverified<'_> {
             expires_at: payload.exp,
             issued_at: Some(payload.iat),
             not_before: payload.nbf,
+            roles: crate::claims::string_list(&payload.other, &expect.roles_claim),
         })
     }
 }

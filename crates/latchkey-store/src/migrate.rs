@@ -51,6 +51,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "0007_expiry_indexes.sql",
         sql: include_str!("../migrations/sqlite/0007_expiry_indexes.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_roles.sql",
+        sql: include_str!("../migrations/sqlite/0008_roles.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order: the same numbers and end state as [`SQLITE`].
@@ -89,5 +94,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         name: "0007_expiry_indexes.sql",
         sql: include_str!("../migrations/postgres/0007_expiry_indexes.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "0008_roles.sql",
+        sql: include_str!("../migrations/postgres/0008_roles.sql"),
     },
 ];

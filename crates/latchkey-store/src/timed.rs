@@ -1,6 +1,7 @@
 //! A store that times every operation into the `latchkey_store_query_duration_seconds`
 //! histogram (label `operation`: the store method), around whichever database is behind it.
-//! Generated from the traits in `latchkey_core::store` by a script; keep it in step.
+//! Written once from the traits in `latchkey_core::store`; a new store method needs its
+//! forwarding method here too.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use latchkey_core::family::{
 };
 use latchkey_core::id::{ClientId, FamilyId, Jti, Kid, UserId};
 use latchkey_core::keys::StoredKey;
+use latchkey_core::roles::Role;
 use latchkey_core::scope::{Scope, ScopeSet};
 use latchkey_core::secret::SecretHash;
 use latchkey_core::store::*;
@@ -102,6 +104,65 @@ impl ScopeStore for TimedStore {
         let started = Instant::now();
         let result = self.inner.list_scopes().await;
         observe("list_scopes", started);
+        result
+    }
+}
+
+#[async_trait]
+impl RoleStore for TimedStore {
+    async fn put_role(&self, role: &Role, now: Timestamp) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let result = self.inner.put_role(role, now).await;
+        observe("put_role", started);
+        result
+    }
+
+    async fn delete_role(&self, name: &str) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.delete_role(name).await;
+        observe("delete_role", started);
+        result
+    }
+
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.list_roles().await;
+        observe("list_roles", started);
+        result
+    }
+
+    async fn grant_role(&self, user: &UserId, role: &str) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.grant_role(user, role).await;
+        observe("grant_role", started);
+        result
+    }
+
+    async fn revoke_role(&self, user: &UserId, role: &str) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.revoke_role(user, role).await;
+        observe("revoke_role", started);
+        result
+    }
+
+    async fn user_roles(&self, user: &UserId) -> Result<Vec<Role>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.user_roles(user).await;
+        observe("user_roles", started);
+        result
+    }
+
+    async fn set_scope_restricted(&self, scope: &Scope, restricted: bool) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let result = self.inner.set_scope_restricted(scope, restricted).await;
+        observe("set_scope_restricted", started);
+        result
+    }
+
+    async fn restricted_scopes(&self) -> Result<ScopeSet, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.restricted_scopes().await;
+        observe("restricted_scopes", started);
         result
     }
 }

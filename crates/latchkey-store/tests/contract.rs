@@ -26,6 +26,7 @@ use latchkey_core::family::{
 };
 use latchkey_core::id::{ClientId, FamilyId, Jti, Kid, UserId};
 use latchkey_core::keys::{Algorithm, StoredKey};
+use latchkey_core::roles::Role;
 use latchkey_core::scope::{Scope, ScopeSet};
 use latchkey_core::secret::SecretHash;
 use latchkey_core::store::{ConsentRecord, Store};
@@ -928,6 +929,96 @@ async fn expired_codes_tokens_and_grants_are_purged(store: &dyn Store) {
     );
 }
 
+async fn roles_hold_permissions_and_restrict_scopes(store: &dyn Store) {
+    let set = |text: &str| ScopeSet::parse(text).unwrap();
+    let role = |name: &str, scopes: &str| Role {
+        name: name.into(),
+        description: format!("{name} role"),
+        scopes: set(scopes),
+    };
+    store.insert_user(&user("r1", "Rita", 5), "hash").await.unwrap();
+    let rita = UserId::new("r1");
+    store
+        .put_role(
+            &role("editor", "notes:read notes:write"),
+            Timestamp::from_secs(10),
+        )
+        .await
+        .unwrap();
+    store
+        .put_role(&role("viewer", "notes:read"), Timestamp::from_secs(10))
+        .await
+        .unwrap();
+    store
+        .put_role(&role("empty", ""), Timestamp::from_secs(10))
+        .await
+        .unwrap();
+    // Replacing a role replaces its whole set of scopes.
+    store
+        .put_role(&role("editor", "notes:write admin"), Timestamp::from_secs(11))
+        .await
+        .unwrap();
+    let listed = store.list_roles().await.unwrap();
+    assert_eq!(
+        listed,
+        [
+            role("editor", "admin notes:write"),
+            role("empty", ""),
+            role("viewer", "notes:read")
+        ]
+    );
+
+    assert!(store.grant_role(&rita, "editor").await.unwrap());
+    assert!(
+        store.grant_role(&rita, "editor").await.unwrap(),
+        "granting twice is fine"
+    );
+    assert!(!store.grant_role(&rita, "nobody").await.unwrap());
+    assert!(!store.grant_role(&UserId::new("nobody"), "editor").await.unwrap());
+    assert!(store.grant_role(&rita, "empty").await.unwrap());
+    assert_eq!(
+        store.user_roles(&rita).await.unwrap(),
+        [role("editor", "admin notes:write"), role("empty", "")]
+    );
+    assert!(store.revoke_role(&rita, "empty").await.unwrap());
+    assert!(!store.revoke_role(&rita, "empty").await.unwrap());
+    // Deleting a role takes it from its holders; deleting the user forgets theirs.
+    assert!(store.delete_role("editor").await.unwrap());
+    assert!(!store.delete_role("editor").await.unwrap());
+    assert!(store.user_roles(&rita).await.unwrap().is_empty());
+    store.grant_role(&rita, "viewer").await.unwrap();
+    store.delete_user(&rita).await.unwrap();
+    assert!(store.user_roles(&rita).await.unwrap().is_empty());
+    store.delete_role("viewer").await.unwrap();
+    store.delete_role("empty").await.unwrap();
+
+    assert_eq!(store.restricted_scopes().await.unwrap(), ScopeSet::default());
+    let write = Scope::parse("notes:write").unwrap();
+    store.set_scope_restricted(&write, true).await.unwrap();
+    store
+        .set_scope_restricted(&Scope::parse("fresh:scope").unwrap(), true)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.restricted_scopes().await.unwrap(),
+        set("fresh:scope notes:write")
+    );
+    assert!(
+        store
+            .list_scopes()
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.scope.as_str() == "fresh:scope")
+    );
+    store.set_scope_restricted(&write, false).await.unwrap();
+    assert_eq!(store.restricted_scopes().await.unwrap(), set("fresh:scope"));
+    store
+        .set_scope_restricted(&Scope::parse("fresh:scope").unwrap(), false)
+        .await
+        .unwrap();
+}
+
 async fn run_contract(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     clients_round_trip_and_conflict(store.as_ref()).await;
@@ -941,6 +1032,7 @@ async fn run_contract(store: Arc<dyn Store>) {
     user_code_failures_count_within_a_window(store.as_ref()).await;
     the_audit_trail_filters_pages_and_prunes(store.as_ref()).await;
     expired_codes_tokens_and_grants_are_purged(store.as_ref()).await;
+    roles_hold_permissions_and_restrict_scopes(store.as_ref()).await;
 }
 
 #[tokio::test]
@@ -975,7 +1067,7 @@ async fn postgres_satisfies_the_store_contract() {
         return;
     };
     run_contract(latchkey_store::connect(schema.url()).await.unwrap()).await;
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8]);
 }
 
 /// The versions recorded in the test schema's migration table: there, and not in `public`,
@@ -1008,7 +1100,7 @@ async fn two_postgres_connections_race_on_a_fresh_schema_and_migrate_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     a.insert_client(&client("from-a", Some(b"h"))).await.unwrap();
     assert!(b.find_client(&ClientId::new("from-a")).await.unwrap().is_some());
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8]);
 }
 
 /// Runs `racers` calls that all queue on one row, which a third session holds locked until

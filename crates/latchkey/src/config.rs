@@ -33,6 +33,9 @@ pub struct SettingsArgs {
     /// Access-token audience when a request names none [default: the issuer].
     #[arg(long, env = "LATCHKEY_DEFAULT_AUDIENCE", global = true, value_name = "URI")]
     pub default_audience: Option<String>,
+    /// The claim that carries a user's roles in tokens asked for with the `roles` scope [default: roles].
+    #[arg(long, env = "LATCHKEY_ROLES_CLAIM", global = true, value_name = "NAME")]
+    pub roles_claim: Option<String>,
     /// Access-token lifetime, e.g. 900, 15m, 1h [default: 15m].
     #[arg(
         long,
@@ -137,6 +140,7 @@ struct FileSettings {
     issuer: Option<String>,
     database_url: Option<String>,
     default_audience: Option<String>,
+    roles_claim: Option<String>,
     access_token_ttl: Option<DurationText>,
     key_prepublish: Option<DurationText>,
     jwks_max_age: Option<DurationText>,
@@ -195,6 +199,8 @@ pub struct Settings {
     pub database_url: String,
     /// The default audience, or `None` for the issuer.
     pub default_audience: Option<String>,
+    /// The roles claim's name.
+    pub roles_claim: String,
     /// Access-token lifetime.
     pub access_token_ttl: Duration,
     /// Pre-publication period of rotated keys.
@@ -269,6 +275,11 @@ impl Settings {
                 .or(file.database_url)
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             default_audience: args.default_audience.clone().or(file.default_audience),
+            roles_claim: args
+                .roles_claim
+                .clone()
+                .or(file.roles_claim)
+                .unwrap_or_else(|| "roles".to_owned()),
             access_token_ttl: duration(
                 "LATCHKEY_ACCESS_TOKEN_TTL",
                 &args.access_token_ttl,
@@ -354,6 +365,31 @@ impl Settings {
         if let Some(issuer) = &self.issuer {
             check_issuer(issuer)?;
         }
+        const REGISTERED: [&str; 15] = [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "jti",
+            "scope",
+            "client_id",
+            "grant_id",
+            "nonce",
+            "at_hash",
+            "azp",
+            "auth_time",
+            "typ",
+        ];
+        let claim = self.roles_claim.as_str();
+        if claim.is_empty()
+            || claim.len() > 64
+            || REGISTERED.contains(&claim)
+            || claim.chars().any(char::is_whitespace)
+        {
+            bail!("LATCHKEY_ROLES_CLAIM: must be a claim name of its own, not one of {REGISTERED:?}");
+        }
         if self.access_token_ttl.is_zero() || self.access_token_ttl > Duration::from_secs(86_400) {
             bail!("LATCHKEY_ACCESS_TOKEN_TTL: must be between 1 second and 24 hours");
         }
@@ -420,6 +456,7 @@ impl Settings {
             .to_owned();
         AuthConfig {
             default_audience: self.default_audience.clone().unwrap_or_else(|| issuer.clone()),
+            roles_claim: self.roles_claim.clone(),
             issuer,
             access_token_ttl: self.access_token_ttl,
             cache_ttl: self.cache_ttl,

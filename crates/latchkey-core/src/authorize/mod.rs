@@ -67,6 +67,18 @@ pub async fn authorize(
         }
         _ => return Ok(Outcome::Login),
     };
+    // Restricted scopes the user holds no role for are never offered nor granted.
+    let narrowed;
+    let permitted = crate::roles::permitted(context, &session.user_id, &request.scopes, now).await?;
+    let request = if permitted == request.scopes {
+        request
+    } else {
+        narrowed = AuthorizationRequest {
+            scopes: permitted,
+            ..request.clone()
+        };
+        &narrowed
+    };
     // No user lookup: a session row is deleted with its user (ON DELETE CASCADE).
     let approved = context
         .store
@@ -185,12 +197,14 @@ async fn issue(
         }
         ResponseType::Token | ResponseType::IdTokenToken => {
             // Implicit (legacy): an access token in the fragment, never a refresh token.
+            let extra = crate::roles::claims(context, &session.user_id, &request.scopes).await?;
             let token = access::issue(
                 context,
                 client.id.as_str(),
                 session.user_id.as_str(),
                 &request.scopes,
                 None,
+                extra.clone(),
                 now,
             )?;
             audit::token_issued(
@@ -221,6 +235,7 @@ async fn issue(
                     session.auth_time,
                     request.nonce.as_deref(),
                     Some(&token.token),
+                    &extra,
                     now,
                 )?;
                 params.push(("id_token", id_token.as_str()));

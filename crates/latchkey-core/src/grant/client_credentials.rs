@@ -24,6 +24,7 @@ pub(super) async fn exchange(
         client.id.as_str(),
         &scopes,
         None,
+        serde_json::Map::new(),
         now,
     )?;
     audit::token_issued(

@@ -79,12 +79,14 @@ pub(crate) async fn respond(
     refresh_token: Option<OpaqueToken>,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
+    let extra = crate::roles::claims(context, &family.user_id, scopes).await?;
     let access = access::issue(
         context,
         client.id.as_str(),
         family.user_id.as_str(),
         scopes,
         Some(&family.id),
+        extra.clone(),
         now,
     )?;
     audit::token_issued(
@@ -106,6 +108,7 @@ pub(crate) async fn respond(
             family.auth_time,
             nonce,
             Some(&access.token),
+            &extra,
             now,
         )?)
     } else {

@@ -54,7 +54,8 @@ pub(super) async fn exchange(
     if now >= family.expires_at || now >= record.idle_expires_at {
         return Err(invalid_grant("the refresh token has expired"));
     }
-    // RFC 6749 §6: judged against the scope the user granted, which is also the default.
+    // RFC 6749 §6: judged against the scope the user granted, which is also the default;
+    // a restricted scope whose role the user has lost since is no longer issued.
     let scopes = match requested {
         None => family.scopes.clone(),
         Some(requested) if requested.is_subset_of(&family.scopes) => requested.clone(),
@@ -64,6 +65,7 @@ pub(super) async fn exchange(
             ));
         }
     };
+    let scopes = crate::roles::permitted(context, &family.user_id, &scopes, now).await?;
     // The successor is stored in the same atomic step that rotates the presented token.
     let successor = new_refresh_token(context, &family, now);
     match context

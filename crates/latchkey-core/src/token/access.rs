@@ -43,6 +43,10 @@ pub struct AccessClaims {
     /// revokes every access token that names it, without a write per token issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// Further claims: the user's roles (under the configured name) when the `roles`
+    /// scope was granted.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A freshly signed access token.
@@ -63,6 +67,7 @@ pub fn issue(
     sub: &str,
     scopes: &ScopeSet,
     grant: Option<&FamilyId>,
+    extra: serde_json::Map<String, serde_json::Value>,
     now: Timestamp,
 ) -> Result<IssuedAccessToken, OAuthError> {
     let ttl = context.config.access_token_ttl;
@@ -77,6 +82,7 @@ pub fn issue(
         jti: jti.as_str().to_owned(),
         scope: scopes.to_string(),
         grant_id: grant.map(|g| g.as_str().to_owned()),
+        extra,
     };
     let key = context
         .keys

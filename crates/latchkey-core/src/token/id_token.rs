@@ -34,6 +34,9 @@ pub struct IdTokenClaims<'a> {
     pub at_hash: Option<String>,
     /// The authorized party: the client.
     pub azp: &'a str,
+    /// Further claims (the user's roles with the `roles` scope).
+    #[serde(flatten)]
+    pub extra: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 /// `at_hash`: base64url of the left half of SHA-256 of the access token (both ES256 and
@@ -44,6 +47,7 @@ pub fn at_hash(access_token: &str) -> String {
 }
 
 /// Signs an ID token for `client` about `sub`.
+#[allow(clippy::too_many_arguments)] // the facts of one ID token, each needed
 pub fn issue(
     context: &Context,
     client: &Client,
@@ -51,6 +55,7 @@ pub fn issue(
     auth_time: Timestamp,
     nonce: Option<&str>,
     access_token: Option<&str>,
+    extra: &serde_json::Map<String, serde_json::Value>,
     now: Timestamp,
 ) -> Result<String, OAuthError> {
     let claims = IdTokenClaims {
@@ -63,6 +68,7 @@ pub fn issue(
         nonce,
         at_hash: access_token.map(at_hash),
         azp: client.id.as_str(),
+        extra,
     };
     let key = context
         .keys

@@ -43,6 +43,9 @@ pub struct IntrospectionResponse {
     /// Token id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// The access token's further claims (the user's roles, with the `roles` scope).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Introspects `token` for `caller`: one of our access tokens, or a refresh token of the
@@ -72,6 +75,7 @@ pub async fn introspect(
             iat: Some(claims.iat),
             token_type: Some("Bearer"),
             jti: Some(claims.jti.clone()),
+            extra: claims.extra.clone(),
         });
     }
     if token.len() > 128 {
@@ -97,5 +101,6 @@ pub async fn introspect(
         iat: Some(record.issued_at.as_secs()),
         token_type: Some("refresh_token"),
         jti: None,
+        extra: serde_json::Map::new(),
     })
 }

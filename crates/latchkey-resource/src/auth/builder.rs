@@ -36,6 +36,7 @@ pub struct AuthBuilder {
     issuer: String,
     audience: String,
     realm: Option<String>,
+    roles_claim: String,
     leeway: Duration,
     jwks_refetch_interval: Duration,
     jwks_max_age: Duration,
@@ -76,6 +77,7 @@ impl AuthBuilder {
             issuer,
             audience,
             realm: None,
+            roles_claim: "roles".to_owned(),
             leeway: Duration::from_secs(60),
             jwks_refetch_interval: Duration::from_secs(30),
             jwks_max_age: Duration::from_secs(300),
@@ -106,6 +108,13 @@ impl AuthBuilder {
     /// withdrew stop verifying (default 300 s, Latchkey's JWKS `max-age`).
     pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
         self.jwks_max_age = max_age;
+        self
+    }
+
+    /// The claim that names the user's roles (default `roles`, as Latchkey's
+    /// `--roles-claim`).
+    pub fn roles_claim(mut self, name: impl Into<String>) -> Self {
+        self.roles_claim = name.into();
         self
     }
 
@@ -254,6 +263,7 @@ impl AuthBuilder {
                 issuer: self.issuer,
                 audience: self.audience,
                 leeway: secs(self.leeway),
+                roles_claim: self.roles_claim,
             },
             realm: realm.into(),
             keys: KeyCache::new(

@@ -30,6 +30,24 @@ async fn a_valid_token_verifies_and_yields_its_claims() {
 }
 
 #[tokio::test]
+async fn the_users_roles_are_exposed_from_the_configured_claim() {
+    let key = TestKey::es256("k1");
+    let clock = TestClock::new();
+    let issuer = FakeIssuer::new(&[&key]);
+    let token = key.token(&claims_with(|c| {
+        c["roles"] = json!(["editor", 7, "viewer"]);
+        c["groups"] = json!(["staff"]);
+    }));
+    let verified = auth(&issuer, &clock).verify(&token).await.unwrap();
+    assert_eq!(verified.roles, ["editor", "viewer"], "strings only");
+    assert!(verified.has_role("editor") && !verified.has_role("admin"));
+    let renamed = auth_with(&issuer, &clock, false, |b| b.roles_claim("groups"));
+    assert_eq!(renamed.verify(&token).await.unwrap().roles, ["staff"]);
+    let plain = auth(&issuer, &clock).verify(&key.token(&claims())).await.unwrap();
+    assert!(plain.roles.is_empty());
+}
+
+#[tokio::test]
 async fn an_rs256_token_verifies_against_an_rsa_jwk() {
     let key = TestKey::rs256("rsa");
     let auth = auth(&FakeIssuer::new(&[&key]), &TestClock::new());

@@ -13,6 +13,7 @@ mod clients;
 mod doctor;
 mod grants;
 mod keys;
+mod roles;
 mod scopes;
 mod users;
 
@@ -45,7 +46,7 @@ pub const WRITE_SCOPE: &str = "admin:write";
 #[openapi(
     info(
         title = "Latchkey admin API",
-        description = "Operators manage clients, users, scopes, grants, signing keys and read the audit trail. Every call needs a Bearer access token from the client-credentials grant: admin:read for GET, admin:write for the rest.",
+        description = "Operators manage clients, users, roles, scopes, grants, signing keys and read the audit trail. Every call needs a Bearer access token from the client-credentials grant: admin:read for GET, admin:write for the rest.",
         version = "1"
     ),
     paths(
@@ -68,6 +69,12 @@ pub const WRITE_SCOPE: &str = "admin:write";
         scopes::list_scopes,
         scopes::put_scope,
         scopes::delete_scope,
+        roles::list_roles,
+        roles::put_role,
+        roles::delete_role,
+        roles::list_user_roles,
+        roles::grant_user_role,
+        roles::revoke_user_role,
         grants::revoke_grant,
         keys::list_keys,
         keys::get_key,
@@ -130,6 +137,13 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
             delete(users::revoke_user_grant),
         )
         .route("/users/{user_id}/revoke-tokens", post(users::revoke_user_tokens))
+        .route("/roles", get(roles::list_roles))
+        .route("/roles/{name}", put(roles::put_role).delete(roles::delete_role))
+        .route("/users/{user_id}/roles", get(roles::list_user_roles))
+        .route(
+            "/users/{user_id}/roles/{name}",
+            put(roles::grant_user_role).delete(roles::revoke_user_role),
+        )
         .route("/scopes", get(scopes::list_scopes))
         .route(
             "/scopes/{scope}",

@@ -16,6 +16,8 @@ use crate::state::AppState;
 pub(crate) struct ScopeInfo {
     scope: String,
     description: String,
+    /// Granted only to users who hold it through a role.
+    restricted: bool,
 }
 
 /// A scope's description.
@@ -23,6 +25,9 @@ pub(crate) struct ScopeInfo {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScopeText {
     description: String,
+    /// Grant it only to users who hold it through a role (default false).
+    #[serde(default)]
+    restricted: bool,
 }
 
 /// List scopes.
@@ -33,9 +38,11 @@ pub(crate) async fn list_scopes(
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<ScopeInfo>>, Problem> {
     let scopes = app.store.list_scopes().await?;
+    let restricted = app.store.restricted_scopes().await?;
     let infos = scopes
         .into_iter()
         .map(|s| ScopeInfo {
+            restricted: restricted.contains(s.scope.as_str()),
             scope: s.scope.to_string(),
             description: s.description,
         })
@@ -61,14 +68,17 @@ pub(crate) async fn put_scope(
         ));
     }
     app.store.describe_scope(&scope, description).await?;
+    app.store.set_scope_restricted(&scope, text.restricted).await?;
+    app.forget_restricted_scopes();
     Ok(Json(ScopeInfo {
         scope: scope.to_string(),
         description: description.to_owned(),
+        restricted: text.restricted,
     }))
 }
 
 /// The scopes every Latchkey knows (OpenID Connect's and `offline_access`).
-const BUILT_IN: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+const BUILT_IN: [&str; 5] = ["openid", "profile", "email", "offline_access", "roles"];
 
 /// Delete a scope no client is allowed any more (built-in scopes stay).
 #[utoipa::path(delete, path = "/admin/v1/scopes/{scope}", tag = "scopes", params(("scope" = String, Path)),

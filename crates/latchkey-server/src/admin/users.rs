@@ -77,7 +77,7 @@ async fn hash(password: String) -> Result<String, Problem> {
         .map_err(|e| Problem::internal(&e))
 }
 
-async fn find(app: &AppState, id: &str) -> Result<User, Problem> {
+pub(super) async fn find(app: &AppState, id: &str) -> Result<User, Problem> {
     app.store
         .find_user(&UserId::new(id))
         .await?

@@ -150,7 +150,12 @@ pub(crate) async fn submit_device_code(
     let Some(username) = username else {
         return login_redirect(&device.user_code.display());
     };
-    let scopes = match describe(&app, &device.scopes).await {
+    // Restricted scopes the user holds no role for are not offered (nor granted).
+    let offered = match latchkey_core::roles::permitted(&app, &session.user_id, &device.scopes, now).await {
+        Ok(offered) => offered,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let scopes = match describe(&app, &offered).await {
         Ok(scopes) => scopes,
         Err(error) => return ApiError::from(error).into_response(),
     };

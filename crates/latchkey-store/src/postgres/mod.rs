@@ -8,6 +8,7 @@ mod devices;
 mod families;
 mod keys;
 mod revocations;
+mod roles;
 mod scopes;
 mod users;
 

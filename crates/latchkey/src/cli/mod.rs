@@ -4,6 +4,7 @@ mod audit;
 mod client;
 mod doctor;
 mod key;
+mod role;
 mod scope;
 mod serve;
 mod user;
@@ -35,6 +36,9 @@ enum Command {
     /// Manage scopes and their descriptions.
     #[command(subcommand)]
     Scope(scope::ScopeCommand),
+    /// Manage roles: named sets of permissions (scopes) given to users.
+    #[command(subcommand)]
+    Role(role::RoleCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -54,6 +58,7 @@ impl Cli {
             Command::Serve => serve::run(&settings).await,
             Command::Client(command) => command.run(&settings).await,
             Command::Scope(command) => command.run(&settings).await,
+            Command::Role(command) => command.run(&settings).await,
             Command::User(command) => command.run(&settings).await,
             Command::Key(command) => command.run(&settings).await,
             Command::Audit(args) => args.run(&settings).await,

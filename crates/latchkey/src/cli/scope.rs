@@ -15,6 +15,9 @@ pub(crate) enum ScopeCommand {
         /// What the scope lets an application do, in words for the user.
         #[arg(long)]
         description: String,
+        /// Grant it only to users who hold it through a role (`latchkey role`).
+        #[arg(long)]
+        restricted: bool,
     },
     /// List scopes and their descriptions.
     List {
@@ -28,14 +31,24 @@ impl ScopeCommand {
     pub(crate) async fn run(self, settings: &Settings) -> anyhow::Result<()> {
         let opened = app::open(settings).await?;
         match self {
-            Self::Create { name, description } => {
+            Self::Create {
+                name,
+                description,
+                restricted,
+            } => {
                 let scope = Scope::parse(&name)?;
                 let description = description.trim();
                 if description.is_empty() || description.chars().any(char::is_control) {
                     anyhow::bail!("the description must be non-empty text without control characters");
                 }
                 opened.store.describe_scope(&scope, description).await?;
-                println!("scope {scope}: {description}");
+                opened.store.set_scope_restricted(&scope, restricted).await?;
+                let note = if restricted {
+                    " (restricted to role holders)"
+                } else {
+                    ""
+                };
+                println!("scope {scope}: {description}{note}");
             }
             Self::List { json } => {
                 let scopes = opened.store.list_scopes().await?;

@@ -46,6 +46,20 @@ pub(crate) enum UserCommand {
         /// Username (or user id).
         user: String,
     },
+    /// Give a user a role (its permissions become grantable to them).
+    GrantRole {
+        /// Username (or user id).
+        user: String,
+        /// The role's name.
+        role: String,
+    },
+    /// Take a role from a user (their next refresh no longer carries its restricted scopes).
+    RevokeRole {
+        /// Username (or user id).
+        user: String,
+        /// The role's name.
+        role: String,
+    },
     /// Set a user's password, read from standard input.
     SetPassword {
         /// Username (or user id).
@@ -149,6 +163,32 @@ impl UserCommand {
                     .audit(AuditKind::UserDeleted, |e| e.subject(&found.id))
                     .await?;
                 println!("deleted user {}", found.username);
+            }
+            Self::GrantRole { user, role } => {
+                let opened = app::open(settings).await?;
+                let found = find(&opened, &user).await?;
+                if !opened.store.grant_role(&found.id, &role).await? {
+                    bail!("no role {role}");
+                }
+                opened
+                    .audit(AuditKind::RoleGranted, |e| {
+                        e.subject(&found.id).with("role", role.clone())
+                    })
+                    .await?;
+                println!("{} now holds role {role}", found.username);
+            }
+            Self::RevokeRole { user, role } => {
+                let opened = app::open(settings).await?;
+                let found = find(&opened, &user).await?;
+                if !opened.store.revoke_role(&found.id, &role).await? {
+                    bail!("{} does not hold role {role}", found.username);
+                }
+                opened
+                    .audit(AuditKind::RoleRevoked, |e| {
+                        e.subject(&found.id).with("role", role.clone())
+                    })
+                    .await?;
+                println!("{} no longer holds role {role}", found.username);
             }
             Self::SetPassword { user, .. } => {
                 let password = read_password()?;

@@ -28,6 +28,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/v1/users/{user_id}/grants"),
     ("delete", "/admin/v1/users/{user_id}/grants/{client_id}"),
     ("post", "/admin/v1/users/{user_id}/revoke-tokens"),
+    ("get", "/admin/v1/roles"),
+    ("put", "/admin/v1/roles/{name}"),
+    ("delete", "/admin/v1/roles/{name}"),
+    ("get", "/admin/v1/users/{user_id}/roles"),
+    ("put", "/admin/v1/users/{user_id}/roles/{name}"),
+    ("delete", "/admin/v1/users/{user_id}/roles/{name}"),
     ("get", "/admin/v1/scopes"),
     ("put", "/admin/v1/scopes/{scope}"),
     ("delete", "/admin/v1/scopes/{scope}"),
@@ -364,6 +370,50 @@ backend_test! {
     }
 }
 
+backend_test! {
+    // Issue #9: roles and restricted scopes through the admin API, audited.
+    async fn operators_manage_roles_and_restricted_scopes(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let (admin, _) = operator(&server, "admin:write").await;
+        let dana = server.user("dana", PASSWORD).await;
+        let (status, role) = admin
+            .call(Method::PUT, "/admin/v1/roles/editor", Some(json!({"description": "Edits notes", "scopes": ["notes:write", "notes:read"]})))
+            .await;
+        assert_eq!(status, 200, "{role}");
+        assert_eq!(role, json!({"name": "editor", "description": "Edits notes", "scopes": ["notes:read", "notes:write"]}));
+        let (status, problem) = admin.call(Method::PUT, "/admin/v1/roles/Bad%20Name", Some(json!({"scopes": []}))).await;
+        assert_eq!(status, 400, "{problem}");
+        let (status, problem) = admin.call(Method::PUT, "/admin/v1/roles/x", Some(json!({"scopes": ["bad scope"]}))).await;
+        assert_eq!(status, 400, "{problem}");
+        assert_eq!(admin.get("/admin/v1/roles").await["items"][0]["name"], "editor");
+
+        let (status, scope) = admin
+            .call(Method::PUT, "/admin/v1/scopes/notes:write", Some(json!({"description": "Change your notes", "restricted": true})))
+            .await;
+        assert_eq!((status.as_u16(), &scope["restricted"]), (200, &json!(true)), "{scope}");
+        let listed = admin.get("/admin/v1/scopes?limit=100").await;
+        let write = listed["items"].as_array().unwrap().iter().find(|s| s["scope"] == "notes:write").unwrap().clone();
+        assert_eq!(write["restricted"], true);
+
+        let path = format!("/admin/v1/users/{dana}/roles/editor");
+        assert_eq!(admin.call(Method::PUT, &path, None).await.0, 204);
+        assert_eq!(admin.get(&format!("/admin/v1/users/{dana}/roles")).await[0]["name"], "editor");
+        assert_eq!(admin.call(Method::PUT, &format!("/admin/v1/users/{dana}/roles/nobody"), None).await.0, 404);
+        assert_eq!(admin.call(Method::PUT, "/admin/v1/users/no-such-user/roles/editor", None).await.0, 404);
+        assert_eq!(admin.call(Method::DELETE, &path, None).await.0, 204);
+        assert_eq!(admin.call(Method::DELETE, &path, None).await.0, 404);
+        assert_eq!(admin.get(&format!("/admin/v1/users/{dana}/roles")).await, json!([]));
+        assert_eq!(admin.call(Method::DELETE, "/admin/v1/roles/editor", None).await.0, 204);
+        assert_eq!(admin.call(Method::DELETE, "/admin/v1/roles/editor", None).await.0, 404);
+        assert_eq!(admin.call(Method::DELETE, "/admin/v1/scopes/roles", None).await.0, 409, "built in");
+
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let audit = admin.get("/admin/v1/audit?limit=100").await;
+        let kinds: Vec<&str> = audit["items"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+        assert!(kinds.contains(&"role.granted") && kinds.contains(&"role.revoked"), "{kinds:?}");
+    }
+}
+
 #[tokio::test]
 async fn the_openapi_document_describes_every_route_and_only_those() {
     let server = TestServer::start_on(crate::support::Backend::Sqlite).await;
@@ -403,6 +453,7 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
             .replace("{user_id}", "u")
             .replace("{grant_id}", "g")
             .replace("{scope}", "s")
+            .replace("{name}", "r")
             .replace("{kid}", "k");
         let response = server
             .http

@@ -229,6 +229,7 @@ backend_test! {
             jti: format!("jti-{iat}-{exp}-{}", iss.len()),
             scope: String::new(),
             grant_id: None,
+            extra: serde_json::Map::new(),
         };
         let good = jws::sign(&key, "at+jwt", &claims(&server.base, now, now + 60)).unwrap();
         assert_eq!(server.introspect(&client, &good).await["active"], true, "control");

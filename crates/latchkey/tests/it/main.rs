@@ -26,6 +26,7 @@ mod metrics;
 mod multinode;
 mod refresh;
 mod revoke;
+mod roles;
 mod security_browser;
 mod security_clients;
 mod security_codes;

@@ -107,6 +107,7 @@ backend_test! {
             jti: format!("forged-{iat}-{exp}-{}", aud.len()),
             scope: "openid profile".into(),
             grant_id: None,
+            extra: serde_json::Map::new(),
         };
         let base = server.base.clone();
         for (what, claims) in [

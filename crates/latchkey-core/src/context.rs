@@ -123,6 +123,8 @@ pub struct Context {
     pub audit: AuditLog,
     /// Abuse limits (per node).
     pub limits: crate::ratelimit::Limits,
+    /// Seals second-factor secrets and sign-in challenges.
+    pub mfa_sealer: crate::mfa::SecretSealer,
     clients: TtlCache<ClientId, Option<Arc<Client>>>,
     restricted: TtlCache<(), Arc<ScopeSet>>,
     pub(crate) verified: TtlCache<[u8; 32], Arc<AccessClaims>>,
@@ -165,6 +167,7 @@ impl Context {
             audit,
             limits: crate::ratelimit::Limits::new(config.token_rate_limit, config.login_rate_limit),
             hasher: SecretHasher::new(master),
+            mfa_sealer: crate::mfa::SecretSealer::new(master),
             keys: ring,
             clients: TtlCache::new(CLIENT_CACHE_CAPACITY),
             restricted: TtlCache::new(1),

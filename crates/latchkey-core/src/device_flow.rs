@@ -194,6 +194,7 @@ pub async fn decide(
                 user_id: session.user_id.clone(),
                 scopes: crate::roles::permitted(context, &session.user_id, &device.scopes, now).await?,
                 auth_time: session.auth_time,
+                amr: session.amr.clone(),
                 created_at: now,
                 expires_at: now + context.config.refresh_token_ttl,
                 revoked: false,

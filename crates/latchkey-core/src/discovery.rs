@@ -76,6 +76,10 @@ pub fn openid_configuration(config: &AuthConfig) -> Value {
             json!(["RS256", "ES256"]),
         );
         members.insert(
+            "acr_values_supported".into(),
+            json!([crate::mfa::ACR_PASSWORD, crate::mfa::ACR_MFA]),
+        );
+        members.insert(
             "prompt_values_supported".into(),
             json!(["none", "login", "consent", "select_account"]),
         );
@@ -88,6 +92,8 @@ pub fn openid_configuration(config: &AuthConfig) -> Value {
                 "exp",
                 "iat",
                 "auth_time",
+                "amr",
+                "acr",
                 "nonce",
                 "at_hash",
                 "azp",

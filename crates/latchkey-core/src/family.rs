@@ -21,6 +21,9 @@ pub struct Family {
     pub scopes: ScopeSet,
     /// When the user authenticated (ID token `auth_time`).
     pub auth_time: Timestamp,
+    /// How they authenticated: RFC 8176 `amr` values, space-separated (`pwd`, or
+    /// `pwd otp mfa` after a second step).
+    pub amr: String,
     /// When it was created.
     pub created_at: Timestamp,
     /// The absolute end of its refresh tokens.
@@ -101,6 +104,8 @@ pub struct Session {
     pub user_id: UserId,
     /// When they last entered their password.
     pub auth_time: Timestamp,
+    /// How they signed in: RFC 8176 `amr` values, space-separated.
+    pub amr: String,
     /// When the session ends.
     pub expires_at: Timestamp,
 }

@@ -21,6 +21,7 @@ pub mod grants;
 pub mod id;
 pub mod keys;
 pub mod login;
+pub mod mfa;
 pub mod params;
 pub mod pkce;
 pub mod ratelimit;

@@ -69,17 +69,19 @@ pub async fn check_password(
     Ok(user.filter(|_| matches))
 }
 
-/// Starts a fresh session for `user` (a new id on every login, so no fixation) and returns
-/// the cookie value.
+/// Starts a fresh session for `user`, signed in by `amr` (a new id on every login, so no
+/// fixation), and returns the cookie value.
 pub async fn start_session(
     context: &Context,
-    user: &User,
+    user: &crate::id::UserId,
+    amr: &str,
     now: Timestamp,
 ) -> Result<OpaqueToken, OAuthError> {
     let token = OpaqueToken::generate();
     let session = Session {
-        user_id: user.id.clone(),
+        user_id: user.clone(),
         auth_time: now,
+        amr: amr.to_owned(),
         expires_at: now + context.config.session_ttl,
     };
     context

@@ -47,6 +47,48 @@ pub struct ScopeDescription {
     pub description: String,
 }
 
+/// A user's TOTP credential as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpCredential {
+    /// The shared secret, sealed to the user.
+    pub sealed_secret: Vec<u8>,
+    /// Whether enrolment finished (a correct code was entered once).
+    pub confirmed: bool,
+    /// The last 30-second step a code was accepted for.
+    pub last_step: i64,
+}
+
+/// Second factors: TOTP credentials and recovery codes.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// Starts or restarts an enrolment with an unconfirmed secret; `false` (nothing
+    /// changed) if the user already has a confirmed one.
+    async fn begin_totp(
+        &self,
+        user: &UserId,
+        sealed_secret: &[u8],
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// The user's credential, if any.
+    async fn find_totp(&self, user: &UserId) -> Result<Option<TotpCredential>, StoreError>;
+    /// Records `step` as used, and the credential as confirmed, if `step` is later than
+    /// the last one used; `false` for a replay.
+    async fn use_totp_step(&self, user: &UserId, step: i64) -> Result<bool, StoreError>;
+    /// Removes the credential and the recovery codes; `false` if there was none.
+    async fn delete_totp(&self, user: &UserId) -> Result<bool, StoreError>;
+    /// Replaces the user's recovery codes.
+    async fn replace_recovery_codes(&self, user: &UserId, hashes: &[SecretHash]) -> Result<(), StoreError>;
+    /// Spends an unused recovery code; `false` if unknown or used.
+    async fn use_recovery_code(
+        &self,
+        user: &UserId,
+        hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// How many unused recovery codes the user has.
+    async fn recovery_codes_left(&self, user: &UserId) -> Result<u64, StoreError>;
+}
+
 /// Roles (named sets of permissions, which are scopes) and the users holding them, and
 /// which scopes are restricted to role holders.
 #[async_trait]
@@ -361,6 +403,7 @@ pub trait Store:
     ClientStore
     + ScopeStore
     + RoleStore
+    + MfaStore
     + KeyStore
     + RevocationStore
     + UserStore

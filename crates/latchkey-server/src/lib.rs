@@ -93,6 +93,13 @@ fn public_routes() -> Router<AppState> {
         .route("/account", get(routes::account::show_account))
         .route("/account/password", post(routes::account::change_password))
         .route("/account/sessions/end", post(routes::account::end_sessions))
+        .route("/account/mfa/setup", post(routes::account::setup_mfa))
+        .route("/account/mfa/confirm", post(routes::account::confirm_mfa))
+        .route("/account/mfa/remove", post(routes::account::remove_mfa))
+        .route(
+            "/login/mfa",
+            get(routes::login::show_mfa).post(routes::login::submit_mfa),
+        )
         .route("/grants/revoke", post(routes::account::revoke_grant))
         .route("/assets/latchkey.css", get(routes::assets::stylesheet))
         .route(

@@ -56,6 +56,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "0008_roles.sql",
         sql: include_str!("../migrations/sqlite/0008_roles.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_mfa.sql",
+        sql: include_str!("../migrations/sqlite/0009_mfa.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order: the same numbers and end state as [`SQLITE`].
@@ -99,5 +104,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 8,
         name: "0008_roles.sql",
         sql: include_str!("../migrations/postgres/0008_roles.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "0009_mfa.sql",
+        sql: include_str!("../migrations/postgres/0009_mfa.sql"),
     },
 ];

@@ -168,6 +168,68 @@ impl RoleStore for TimedStore {
 }
 
 #[async_trait]
+impl MfaStore for TimedStore {
+    async fn begin_totp(
+        &self,
+        user: &UserId,
+        sealed_secret: &[u8],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.begin_totp(user, sealed_secret, now).await;
+        observe("begin_totp", started);
+        result
+    }
+
+    async fn find_totp(&self, user: &UserId) -> Result<Option<TotpCredential>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.find_totp(user).await;
+        observe("find_totp", started);
+        result
+    }
+
+    async fn use_totp_step(&self, user: &UserId, step: i64) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.use_totp_step(user, step).await;
+        observe("use_totp_step", started);
+        result
+    }
+
+    async fn delete_totp(&self, user: &UserId) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.delete_totp(user).await;
+        observe("delete_totp", started);
+        result
+    }
+
+    async fn replace_recovery_codes(&self, user: &UserId, hashes: &[SecretHash]) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let result = self.inner.replace_recovery_codes(user, hashes).await;
+        observe("replace_recovery_codes", started);
+        result
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: &UserId,
+        hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.use_recovery_code(user, hash, now).await;
+        observe("use_recovery_code", started);
+        result
+    }
+
+    async fn recovery_codes_left(&self, user: &UserId) -> Result<u64, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.recovery_codes_left(user).await;
+        observe("recovery_codes_left", started);
+        result
+    }
+}
+
+#[async_trait]
 impl KeyStore for TimedStore {
     async fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError> {
         let started = Instant::now();

@@ -266,6 +266,7 @@ async fn families_are_single_use_even_under_races(store: Arc<dyn Store>) {
         user_id: UserId::new("u1"),
         scopes: ScopeSet::parse("openid").unwrap(),
         auth_time: t(10),
+        amr: "pwd otp mfa".into(),
         created_at: t(10),
         expires_at: t(10_000),
         revoked: false,
@@ -464,6 +465,7 @@ fn family(id: &str, client: &str, user: &str) -> Family {
         user_id: UserId::new(user),
         scopes: ScopeSet::parse("openid").unwrap(),
         auth_time: t(10),
+        amr: "pwd".into(),
         created_at: t(10),
         expires_at: t(10_000),
         revoked: false,
@@ -507,6 +509,7 @@ async fn users_sessions_round_trip_and_cascade(store: &dyn Store) {
     let session = |expires: i64| Session {
         user_id: UserId::new("u3"),
         auth_time: t(10),
+        amr: "pwd otp mfa".into(),
         expires_at: t(expires),
     };
     store.insert_session(&hash(b"s1"), &session(100)).await.unwrap();
@@ -1019,6 +1022,102 @@ async fn roles_hold_permissions_and_restrict_scopes(store: &dyn Store) {
         .unwrap();
 }
 
+async fn second_factors_confirm_once_and_codes_are_single_use(store: &dyn Store) {
+    store.insert_user(&user("m1", "Mona", 5), "hash").await.unwrap();
+    let mona = UserId::new("m1");
+    assert!(store.find_totp(&mona).await.unwrap().is_none());
+    assert!(
+        store
+            .begin_totp(&mona, b"sealed-1", Timestamp::from_secs(10))
+            .await
+            .unwrap()
+    );
+    // Restarting an unconfirmed enrolment replaces the secret.
+    assert!(
+        store
+            .begin_totp(&mona, b"sealed-2", Timestamp::from_secs(11))
+            .await
+            .unwrap()
+    );
+    let pending = store.find_totp(&mona).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            pending.sealed_secret.as_slice(),
+            pending.confirmed,
+            pending.last_step
+        ),
+        (&b"sealed-2"[..], false, 0)
+    );
+    // The first accepted step confirms; a step is never accepted twice, nor an older one.
+    assert!(store.use_totp_step(&mona, 100).await.unwrap());
+    assert!(!store.use_totp_step(&mona, 100).await.unwrap());
+    assert!(!store.use_totp_step(&mona, 99).await.unwrap());
+    assert!(store.use_totp_step(&mona, 101).await.unwrap());
+    let confirmed = store.find_totp(&mona).await.unwrap().unwrap();
+    assert!(confirmed.confirmed && confirmed.last_step == 101);
+    // A confirmed credential is not replaced by a new enrolment.
+    assert!(
+        !store
+            .begin_totp(&mona, b"sealed-3", Timestamp::from_secs(12))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.find_totp(&mona).await.unwrap().unwrap().sealed_secret,
+        b"sealed-2"
+    );
+
+    let hash = |n: u8| SecretHash::from_bytes(vec![n; 32]);
+    store
+        .replace_recovery_codes(&mona, &[hash(1), hash(2), hash(3)])
+        .await
+        .unwrap();
+    assert_eq!(store.recovery_codes_left(&mona).await.unwrap(), 3);
+    assert!(
+        store
+            .use_recovery_code(&mona, &hash(2), Timestamp::from_secs(20))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .use_recovery_code(&mona, &hash(2), Timestamp::from_secs(21))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .use_recovery_code(&UserId::new("other"), &hash(1), Timestamp::from_secs(21))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.recovery_codes_left(&mona).await.unwrap(), 2);
+    store.replace_recovery_codes(&mona, &[hash(4)]).await.unwrap();
+    assert!(
+        !store
+            .use_recovery_code(&mona, &hash(1), Timestamp::from_secs(22))
+            .await
+            .unwrap(),
+        "replaced"
+    );
+    assert_eq!(store.recovery_codes_left(&mona).await.unwrap(), 1);
+
+    assert!(store.delete_totp(&mona).await.unwrap());
+    assert!(!store.delete_totp(&mona).await.unwrap());
+    assert_eq!(store.recovery_codes_left(&mona).await.unwrap(), 0);
+    assert!(
+        store
+            .begin_totp(&mona, b"sealed-5", Timestamp::from_secs(30))
+            .await
+            .unwrap()
+    );
+    store.delete_user(&mona).await.unwrap();
+    assert!(
+        store.find_totp(&mona).await.unwrap().is_none(),
+        "gone with the user"
+    );
+}
+
 async fn run_contract(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     clients_round_trip_and_conflict(store.as_ref()).await;
@@ -1033,6 +1132,7 @@ async fn run_contract(store: Arc<dyn Store>) {
     the_audit_trail_filters_pages_and_prunes(store.as_ref()).await;
     expired_codes_tokens_and_grants_are_purged(store.as_ref()).await;
     roles_hold_permissions_and_restrict_scopes(store.as_ref()).await;
+    second_factors_confirm_once_and_codes_are_single_use(store.as_ref()).await;
 }
 
 #[tokio::test]
@@ -1067,7 +1167,7 @@ async fn postgres_satisfies_the_store_contract() {
         return;
     };
     run_contract(latchkey_store::connect(schema.url()).await.unwrap()).await;
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
 }
 
 /// The versions recorded in the test schema's migration table: there, and not in `public`,
@@ -1100,7 +1200,7 @@ async fn two_postgres_connections_race_on_a_fresh_schema_and_migrate_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     a.insert_client(&client("from-a", Some(b"h"))).await.unwrap();
     assert!(b.find_client(&ClientId::new("from-a")).await.unwrap().is_some());
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
 }
 
 /// Runs `racers` calls that all queue on one row, which a third session holds locked until

@@ -67,6 +67,22 @@ pub async fn authorize(
         }
         _ => return Ok(Outcome::Login),
     };
+    // A client that asked for a two-step sign-in gets one (a step-up), or an error when the
+    // user has no second factor to give.
+    if request.require_mfa && crate::mfa::acr(&session.amr) != crate::mfa::ACR_MFA {
+        let why = if request.prompt.none {
+            OAuthError::LoginRequired("this application asks for two-step sign-in".into())
+        } else if crate::mfa::has_second_factor(context, &session.user_id).await? {
+            return Ok(Outcome::Login);
+        } else {
+            OAuthError::AccessDenied(
+                "this application asks for two-step sign-in, which this account has not set up".into(),
+            )
+        };
+        return Ok(Outcome::Redirect(
+            request.error_redirect(&context.config.issuer, &why),
+        ));
+    }
     // Restricted scopes the user holds no role for are never offered nor granted.
     let narrowed;
     let permitted = crate::roles::permitted(context, &session.user_id, &request.scopes, now).await?;
@@ -178,6 +194,7 @@ async fn issue(
                 user_id: session.user_id.clone(),
                 scopes: request.scopes.clone(),
                 auth_time: session.auth_time,
+                amr: session.amr.clone(),
                 created_at: now,
                 expires_at: now + context.config.refresh_token_ttl,
                 revoked: false,
@@ -232,7 +249,10 @@ async fn issue(
                     context,
                     client,
                     session.user_id.as_str(),
-                    session.auth_time,
+                    id_token::SignIn {
+                        time: session.auth_time,
+                        amr: &session.amr,
+                    },
                     request.nonce.as_deref(),
                     Some(&token.token),
                     &extra,

@@ -59,6 +59,8 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     /// `max_age` in seconds.
     pub max_age: Option<i64>,
+    /// `acr_values` asked for a two-step sign-in (OpenID Connect Core §3.1.2.1).
+    pub require_mfa: bool,
 }
 
 /// Why a request was refused.
@@ -154,6 +156,9 @@ impl AuthorizationRequest {
             nonce: params.get("nonce").map(str::to_owned),
             prompt: Prompt::default(),
             max_age: None,
+            require_mfa: params
+                .get("acr_values")
+                .is_some_and(|values| values.split(' ').any(|v| v == crate::mfa::ACR_MFA)),
         };
         match request.validate(params) {
             Ok(()) => Ok(request),

@@ -105,7 +105,10 @@ pub(crate) async fn respond(
             context,
             client,
             family.user_id.as_str(),
-            family.auth_time,
+            id_token::SignIn {
+                time: family.auth_time,
+                amr: &family.amr,
+            },
             nonce,
             Some(&access.token),
             &extra,

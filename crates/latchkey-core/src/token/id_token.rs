@@ -26,6 +26,11 @@ pub struct IdTokenClaims<'a> {
     pub iat: i64,
     /// When the user last authenticated.
     pub auth_time: i64,
+    /// How (RFC 8176): `pwd`, or `pwd otp mfa` after a second step.
+    pub amr: Vec<&'a str>,
+    /// The authentication context class: `urn:latchkey:acr:mfa` after a second step,
+    /// `urn:latchkey:acr:pwd` otherwise.
+    pub acr: &'a str,
     /// The `nonce` of the authorization request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<&'a str>,
@@ -46,13 +51,22 @@ pub fn at_hash(access_token: &str) -> String {
     b64(digest.as_ref().get(..16).unwrap_or_default())
 }
 
+/// When and how the user signed in.
+#[derive(Debug, Clone, Copy)]
+pub struct SignIn<'a> {
+    /// `auth_time`.
+    pub time: Timestamp,
+    /// RFC 8176 `amr` values, space-separated.
+    pub amr: &'a str,
+}
+
 /// Signs an ID token for `client` about `sub`.
 #[allow(clippy::too_many_arguments)] // the facts of one ID token, each needed
 pub fn issue(
     context: &Context,
     client: &Client,
     sub: &str,
-    auth_time: Timestamp,
+    sign_in: SignIn<'_>,
     nonce: Option<&str>,
     access_token: Option<&str>,
     extra: &serde_json::Map<String, serde_json::Value>,
@@ -64,7 +78,9 @@ pub fn issue(
         aud: client.id.as_str(),
         exp: (now + context.config.id_token_ttl).as_secs(),
         iat: now.as_secs(),
-        auth_time: auth_time.as_secs(),
+        auth_time: sign_in.time.as_secs(),
+        amr: sign_in.amr.split(' ').filter(|m| !m.is_empty()).collect(),
+        acr: crate::mfa::acr(sign_in.amr),
         nonce,
         at_hash: access_token.map(at_hash),
         azp: client.id.as_str(),

@@ -13,6 +13,8 @@ use latchkey_core::{Context, login};
 pub(crate) const SESSION_COOKIE: &str = "latchkey_session";
 /// The CSRF cookie's name.
 pub(crate) const CSRF_COOKIE: &str = "latchkey_csrf";
+/// The cookie of a half-done sign-in waiting for its second-step code (sealed, 5 minutes).
+pub(crate) const MFA_COOKIE: &str = "latchkey_mfa";
 
 /// The cookies of a request.
 #[derive(Debug, Default)]

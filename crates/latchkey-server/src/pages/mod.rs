@@ -66,6 +66,56 @@ pub(crate) struct HomePage {
     pub(crate) csrf_token: String,
     pub(crate) notice: Option<String>,
     pub(crate) password_error: Option<String>,
+    pub(crate) mfa_enabled: bool,
+    pub(crate) recovery_codes_left: u64,
+}
+
+/// The second step of a sign-in: the code.
+#[derive(Template)]
+#[template(path = "login_mfa.html")]
+pub(crate) struct LoginMfaPage {
+    pub(crate) csrf_token: String,
+    pub(crate) return_to: String,
+    pub(crate) error: Option<&'static str>,
+}
+
+/// Enrolling an authenticator app: the QR code, the key as text, and the code to confirm.
+#[derive(Template)]
+#[template(path = "mfa_setup.html")]
+pub(crate) struct MfaSetupPage {
+    pub(crate) qr_svg: String,
+    pub(crate) secret: String,
+    pub(crate) csrf_token: String,
+    pub(crate) error: Option<&'static str>,
+}
+
+/// The recovery codes, shown once.
+#[derive(Template)]
+#[template(path = "mfa_codes.html")]
+pub(crate) struct MfaCodesPage {
+    pub(crate) codes: Vec<String>,
+}
+
+/// `text` as an SVG QR code (medium error correction), drawn from its modules alone.
+pub(crate) fn qr_svg(text: &str) -> String {
+    use qrcodegen::{QrCode, QrCodeEcc};
+    let Ok(code) = QrCode::encode_text(text, QrCodeEcc::Medium) else {
+        return String::new();
+    };
+    let size = code.size();
+    let border = 4;
+    let mut path = String::new();
+    for y in 0..size {
+        for x in 0..size {
+            if code.get_module(x, y) {
+                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
+            }
+        }
+    }
+    let total = size + 2 * border;
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total} {total}" width="220" height="220" role="img" aria-label="QR code for your authenticator app" shape-rendering="crispEdges"><rect width="100%" height="100%" fill="#fff"/><path d="{path}" fill="#000"/></svg>"##
+    )
 }
 
 /// "Revoke access for this application?"

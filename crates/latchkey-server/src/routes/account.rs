@@ -14,7 +14,10 @@ use latchkey_core::user::User;
 
 use crate::extract::OAuthForm;
 use crate::extract::browser::{Cookies, Csrf, SESSION_COOKIE, session, set_cookie};
-use crate::pages::{GrantItem, HomePage, MessagePage, RevokeConfirmPage, error_page, render};
+use crate::pages::{
+    GrantItem, HomePage, MessagePage, MfaCodesPage, MfaSetupPage, RevokeConfirmPage, error_page, qr_svg,
+    render,
+};
 use crate::state::AppState;
 
 fn day(at: Timestamp) -> String {
@@ -62,7 +65,18 @@ async fn account_page(
         Ok(grants) => grants,
         Err(error) => return crate::ApiError::from(error).into_response(),
     };
+    let mfa_enabled = match latchkey_core::mfa::has_second_factor(app, &user.id).await {
+        Ok(enabled) => enabled,
+        Err(error) => return crate::ApiError::from(error).into_response(),
+    };
+    let recovery_codes_left = if mfa_enabled {
+        app.store.recovery_codes_left(&user.id).await.unwrap_or_default()
+    } else {
+        0
+    };
     let page = HomePage {
+        mfa_enabled,
+        recovery_codes_left,
         username: user.username,
         grants: grants
             .into_iter()
@@ -220,4 +234,117 @@ pub(crate) async fn end_sessions(
         is_error: false,
     };
     render(&page, StatusCode::OK, &[clear])
+}
+
+/// The enrolment page for a pending secret.
+fn setup_page(
+    app: &AppState,
+    cookies: &Cookies,
+    user: &User,
+    secret: &latchkey_core::mfa::TotpSecret,
+    error: Option<&'static str>,
+) -> Response {
+    let csrf = Csrf::for_browser(app, cookies);
+    let issuer_label = url::Url::parse(&app.config.issuer)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "Latchkey".to_owned());
+    let uri = secret.otpauth_uri(&issuer_label, &user.username);
+    let base32 = secret.base32();
+    let grouped: Vec<String> = base32
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let page = MfaSetupPage {
+        qr_svg: qr_svg(&uri),
+        secret: grouped.join(" "),
+        csrf_token: csrf.token.clone(),
+        error,
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(&page, status, &csrf.cookies())
+}
+
+/// `POST /account/mfa/setup`: a new TOTP secret to scan (not active until confirmed).
+pub(crate) async fn setup_mfa(
+    State(app): State<AppState>,
+    cookies: Cookies,
+    form: Result<OAuthForm, crate::ApiError>,
+) -> Response {
+    let (_, _, user) = match checked_form(&app, &cookies, form).await {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    match latchkey_core::mfa::begin_enrolment(&app, &user.id, app.now()).await {
+        Ok(Some(secret)) => setup_page(&app, &cookies, &user, &secret, None),
+        Ok(None) => {
+            let notice = Some("Two-step sign-in is already on; turn it off first to start over.".to_owned());
+            account_page(&app, &cookies, user, notice, None, StatusCode::CONFLICT).await
+        }
+        Err(error) => crate::ApiError::from(error).into_response(),
+    }
+}
+
+/// `POST /account/mfa/confirm`: the first code from the app turns two-step sign-in on and
+/// shows the recovery codes once.
+pub(crate) async fn confirm_mfa(
+    State(app): State<AppState>,
+    cookies: Cookies,
+    form: Result<OAuthForm, crate::ApiError>,
+) -> Response {
+    let (params, _, user) = match checked_form(&app, &cookies, form).await {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    let now = app.now();
+    let code = params.get("code").unwrap_or_default();
+    match latchkey_core::mfa::confirm_enrolment(&app, &user.id, code, now).await {
+        Ok(Some(codes)) => render(&MfaCodesPage { codes }, StatusCode::OK, &[]),
+        Ok(None) => match latchkey_core::mfa::pending_secret(&app, &user.id).await {
+            Ok(Some(secret)) => setup_page(
+                &app,
+                &cookies,
+                &user,
+                &secret,
+                Some("That code is not right. Try the next one."),
+            ),
+            Ok(None) => Redirect::to("/account").into_response(),
+            Err(error) => crate::ApiError::from(error).into_response(),
+        },
+        Err(error) => crate::ApiError::from(error).into_response(),
+    }
+}
+
+/// `POST /account/mfa/remove`: turns two-step sign-in off, after the current password.
+pub(crate) async fn remove_mfa(
+    State(app): State<AppState>,
+    cookies: Cookies,
+    form: Result<OAuthForm, crate::ApiError>,
+) -> Response {
+    let (params, session, user) = match checked_form(&app, &cookies, form).await {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    let password = params.get("current_password").unwrap_or_default();
+    match login::check_password(&app, &user.username, password).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let error = Some("The current password is not right.".to_owned());
+            return account_page(&app, &cookies, user, None, error, StatusCode::FORBIDDEN).await;
+        }
+        Err(error) => return crate::ApiError::from(error).into_response(),
+    }
+    let actor = latchkey_core::audit::Actor::User(session.user_id.clone());
+    match latchkey_core::mfa::remove(&app, &user.id, &actor, app.now()).await {
+        Ok(_) => {
+            let notice = Some("Two-step sign-in is off.".to_owned());
+            account_page(&app, &cookies, user, notice, None, StatusCode::OK).await
+        }
+        Err(error) => crate::ApiError::from(error).into_response(),
+    }
 }

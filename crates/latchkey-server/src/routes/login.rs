@@ -8,13 +8,13 @@ use axum::http::StatusCode;
 use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::device::UserCode;
-use latchkey_core::id::ClientId;
-use latchkey_core::login;
+use latchkey_core::id::{ClientId, UserId};
+use latchkey_core::{login, mfa};
 use serde::Deserialize;
 
 use crate::extract::OAuthForm;
-use crate::extract::browser::{Cookies, Csrf, SESSION_COOKIE, set_cookie};
-use crate::pages::{LoginPage, MessagePage, error_page, render};
+use crate::extract::browser::{Cookies, Csrf, MFA_COOKIE, SESSION_COOKIE, set_cookie};
+use crate::pages::{LoginMfaPage, LoginPage, MessagePage, error_page, render};
 use crate::state::AppState;
 
 /// The one answer to every failed login (no hint whether the user exists).
@@ -25,13 +25,15 @@ pub(crate) struct LoginQuery {
     return_to: Option<String>,
 }
 
-/// Only our own authorization endpoint, the device page or the home page may be returned
-/// to after login,
+/// Only our own authorization endpoint, the device page, the account page or the home page
+/// may be returned to after login,
 /// so the login form cannot be turned into an open redirect.
 fn safe_return_to(candidate: Option<&str>) -> String {
     match candidate {
         Some(path)
-            if (path.starts_with("/oauth2/authorize?") || path.starts_with("/device?"))
+            if (path.starts_with("/oauth2/authorize?")
+                || path.starts_with("/device?")
+                || path == "/account")
                 && !path.contains(['\r', '\n']) =>
         {
             path.to_owned()
@@ -126,27 +128,141 @@ pub(crate) async fn submit_login(
         };
         return render(&page, StatusCode::OK, &csrf.cookies());
     };
-    // A fresh session id on every login: an old (possibly planted) id is ended, not reused.
-    if let Some(old) = cookies.get(SESSION_COOKIE) {
-        let _ = login::end_session(&app, old).await;
+    // With a second factor, the password alone opens no session: a sealed 5-minute
+    // challenge cookie carries the sign-in to the code page.
+    match mfa::has_second_factor(&app, &user.id).await {
+        Ok(true) => {
+            let challenge = mfa::challenge(&app, &user.id, now);
+            let cookie = set_cookie(
+                &app,
+                MFA_COOKIE,
+                &challenge,
+                Some(mfa::CHALLENGE_SECS.unsigned_abs()),
+            );
+            let next = format!(
+                "/login/mfa?return_to={}",
+                url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+            );
+            return see_other(&next, &[cookie]);
+        }
+        Ok(false) => {}
+        Err(error) => return crate::ApiError::from(error).into_response(),
     }
-    let token = match login::start_session(&app, &user, now).await {
+    signed_in(&app, &cookies, &user.id, mfa::AMR_PASSWORD, &return_to, now).await
+}
+
+/// Starts a fresh session and goes on to `return_to`. A fresh session id on every login:
+/// an old (possibly planted) id is ended, not reused.
+async fn signed_in(
+    app: &AppState,
+    cookies: &Cookies,
+    user: &UserId,
+    amr: &str,
+    return_to: &str,
+    now: latchkey_core::Timestamp,
+) -> Response {
+    if let Some(old) = cookies.get(SESSION_COOKIE) {
+        let _ = login::end_session(app, old).await;
+    }
+    let token = match login::start_session(app, user, amr, now).await {
         Ok(token) => token,
         Err(error) => return crate::ApiError::from(error).into_response(),
     };
-    let cookie = set_cookie(
-        &app,
+    let session = set_cookie(
+        app,
         SESSION_COOKIE,
         token.expose(),
         Some(app.config.session_ttl.as_secs()),
     );
+    let mut set = vec![session];
+    if cookies.get(MFA_COOKIE).is_some() {
+        set.push(set_cookie(app, MFA_COOKIE, "", Some(0)));
+    }
+    see_other(return_to, &set)
+}
+
+/// 303 to `location`, setting `cookies`.
+fn see_other(location: &str, cookies: &[String]) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
-    if let (Ok(location), Ok(cookie)) = (HeaderValue::from_str(&return_to), HeaderValue::from_str(&cookie)) {
+    if let Ok(location) = HeaderValue::from_str(location) {
         headers.insert(LOCATION, location);
-        headers.insert(SET_COOKIE, cookie);
+    }
+    for cookie in cookies {
+        if let Ok(cookie) = HeaderValue::from_str(cookie) {
+            headers.append(SET_COOKIE, cookie);
+        }
     }
     response
+}
+
+/// `GET /login/mfa`: the code page of a sign-in whose password was right.
+pub(crate) async fn show_mfa(
+    State(app): State<AppState>,
+    cookies: Cookies,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let return_to = safe_return_to(query.return_to.as_deref());
+    let pending = cookies
+        .get(MFA_COOKIE)
+        .and_then(|c| mfa::open_challenge(&app, c, app.now()));
+    if pending.is_none() {
+        return see_other("/login", &[]);
+    }
+    let csrf = Csrf::for_browser(&app, &cookies);
+    let page = LoginMfaPage {
+        csrf_token: csrf.token.clone(),
+        return_to,
+        error: None,
+    };
+    render(&page, StatusCode::OK, &csrf.cookies())
+}
+
+/// `POST /login/mfa`: checks the code (TOTP or recovery code) under the same per-account
+/// back-off as passwords; on success starts a two-factor session.
+pub(crate) async fn submit_mfa(
+    State(app): State<AppState>,
+    cookies: Cookies,
+    form: Result<OAuthForm, crate::ApiError>,
+) -> Response {
+    let Ok(OAuthForm(params)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, "The form could not be read.");
+    };
+    if !Csrf::verify(&app, &cookies, params.get("csrf_token")) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Go back and try again.",
+        );
+    }
+    let now = app.now();
+    let return_to = safe_return_to(params.get("return_to"));
+    let Some(user) = cookies
+        .get(MFA_COOKIE)
+        .and_then(|c| mfa::open_challenge(&app, c, now))
+    else {
+        return see_other("/login", &[]);
+    };
+    let account = format!("mfa:{}", user.as_str());
+    if let Err(wait) = app.limits.login_account.check(&account) {
+        crate::metrics::rate_limited("login_account");
+        return too_many_attempts(wait);
+    }
+    let amr = match mfa::verify(&app, &user, params.get("code").unwrap_or_default(), now).await {
+        Ok(amr) => amr,
+        Err(error) => return crate::ApiError::from(error).into_response(),
+    };
+    let Some(amr) = amr else {
+        app.limits.login_account.failed(&account);
+        let csrf = Csrf::for_browser(&app, &cookies);
+        let page = LoginMfaPage {
+            csrf_token: csrf.token.clone(),
+            return_to,
+            error: Some("That code is not right."),
+        };
+        return render(&page, StatusCode::OK, &csrf.cookies());
+    };
+    app.limits.login_account.succeeded(&account);
+    signed_in(&app, &cookies, &user, &amr, &return_to, now).await
 }
 
 /// 429 with `Retry-After`: the same page whether the address or the account is throttled.

@@ -116,20 +116,23 @@ impl UserStore for PostgresStore {
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn insert_session(&self, id: &SecretHash, session: &Session) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(id.as_bytes())
-            .bind(session.user_id.as_str())
-            .bind(session.auth_time.as_secs())
-            .bind(session.expires_at.as_secs())
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, auth_time, expires_at, amr) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.as_bytes())
+        .bind(session.user_id.as_str())
+        .bind(session.auth_time.as_secs())
+        .bind(session.expires_at.as_secs())
+        .bind(&session.amr)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
         Ok(())
     }
 
     async fn find_session(&self, id: &SecretHash, now: Timestamp) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
-            "SELECT user_id, auth_time, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+            "SELECT user_id, auth_time, expires_at, amr FROM sessions WHERE id_hash = $1 AND expires_at > $2",
         )
         .bind(id.as_bytes())
         .bind(now.as_secs())
@@ -140,6 +143,7 @@ impl SessionStore for PostgresStore {
             Ok(Session {
                 user_id: UserId::new(column::<String>(&row, "user_id")?),
                 auth_time: Timestamp::from_secs(column(&row, "auth_time")?),
+                amr: column(&row, "amr")?,
                 expires_at: Timestamp::from_secs(column(&row, "expires_at")?),
             })
         })

@@ -23,7 +23,7 @@ fn scopes(row: &SqliteRow, name: &str) -> Result<ScopeSet, StoreError> {
 impl SqliteStore {
     async fn family(&self, id: &str) -> Result<Option<Family>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, client_id, user_id, scopes, auth_time, created_at, expires_at, revoked_at
+            "SELECT id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at, revoked_at
              FROM token_families WHERE id = ?",
         )
         .bind(id)
@@ -42,6 +42,7 @@ fn family_from_row(row: &SqliteRow, scopes_column: &str) -> Result<Family, Store
         user_id: UserId::new(column::<String>(row, "user_id")?),
         scopes: scopes(row, scopes_column)?,
         auth_time: Timestamp::from_secs(column(row, "auth_time")?),
+        amr: column(row, "amr")?,
         created_at: Timestamp::from_secs(column(row, "created_at")?),
         expires_at: Timestamp::from_secs(column(row, "expires_at")?),
         revoked: column::<Option<i64>>(row, "revoked_at")?.is_some(),
@@ -79,14 +80,15 @@ fn refresh_from_row(row: &SqliteRow, hash: &SecretHash) -> Result<RefreshTokenRe
 impl FamilyStore for SqliteStore {
     async fn insert_family(&self, family: &Family) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO token_families (id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(family.id.as_str())
         .bind(family.client_id.as_str())
         .bind(family.user_id.as_str())
         .bind(family.scopes.to_string())
         .bind(family.auth_time.as_secs())
+        .bind(&family.amr)
         .bind(family.created_at.as_secs())
         .bind(family.expires_at.as_secs())
         .execute(&self.writer)
@@ -110,6 +112,7 @@ impl FamilyStore for SqliteStore {
             .push(family.user_id.as_str().to_owned())?
             .push(family.scopes.to_string())?
             .push(family.auth_time.as_secs())?
+            .push(family.amr.clone())?
             .push(family.created_at.as_secs())?
             .push(family.expires_at.as_secs())?
             .push(code.hash.as_bytes().to_vec())?
@@ -121,8 +124,8 @@ impl FamilyStore for SqliteStore {
             .push(code.expires_at.as_secs())?;
         self.write_script(
             "BEGIN IMMEDIATE;
-             INSERT INTO token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?);
+             INSERT INTO token_families (id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?);
              INSERT INTO authorization_codes
              (code_hash, family_id, redirect_uri, redirect_given, code_challenge, nonce, expires_at)
              VALUES (?, ?, ?, ?, ?, ?, ?);
@@ -140,7 +143,7 @@ impl FamilyStore for SqliteStore {
         let row = sqlx::query(
             "SELECT c.family_id, c.redirect_uri, c.redirect_given, c.code_challenge, c.nonce,
                     c.expires_at AS code_expires_at, c.consumed_at,
-                    f.id, f.client_id, f.user_id, f.scopes, f.auth_time, f.created_at, f.expires_at,
+                    f.id, f.client_id, f.user_id, f.scopes, f.auth_time, f.amr, f.created_at, f.expires_at,
                     f.revoked_at
              FROM authorization_codes c JOIN token_families f ON f.id = c.family_id
              WHERE c.code_hash = ?",
@@ -227,7 +230,7 @@ impl FamilyStore for SqliteStore {
         // One query for the token and its grant: this read is on every refresh.
         let row = sqlx::query(
             "SELECT r.family_id, r.scopes, r.issued_at, r.idle_expires_at, r.rotated_at,
-                    f.id, f.client_id, f.user_id, f.scopes AS family_scopes, f.auth_time, f.created_at,
+                    f.id, f.client_id, f.user_id, f.scopes AS family_scopes, f.auth_time, f.amr, f.created_at,
                     f.expires_at, f.revoked_at
              FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id
              WHERE r.token_hash = ?",

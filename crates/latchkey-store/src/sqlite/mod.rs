@@ -7,6 +7,7 @@ mod clients;
 mod devices;
 mod families;
 mod keys;
+mod mfa;
 mod revocations;
 mod roles;
 mod scopes;

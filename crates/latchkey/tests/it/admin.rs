@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/v1/users/{user_id}/grants"),
     ("delete", "/admin/v1/users/{user_id}/grants/{client_id}"),
     ("post", "/admin/v1/users/{user_id}/revoke-tokens"),
+    ("delete", "/admin/v1/users/{user_id}/mfa"),
     ("get", "/admin/v1/roles"),
     ("put", "/admin/v1/roles/{name}"),
     ("delete", "/admin/v1/roles/{name}"),
@@ -407,10 +408,19 @@ backend_test! {
         assert_eq!(admin.call(Method::DELETE, "/admin/v1/roles/editor", None).await.0, 404);
         assert_eq!(admin.call(Method::DELETE, "/admin/v1/scopes/roles", None).await.0, 409, "built in");
 
+        // Removing a second factor: none yet, then one begun through the store.
+        let mfa = format!("/admin/v1/users/{dana}/mfa");
+        assert_eq!(admin.call(Method::DELETE, &mfa, None).await.0, 404);
+        let dana_id = latchkey_core::id::UserId::new(dana.clone());
+        server.store().begin_totp(&dana_id, b"sealed", latchkey_core::Timestamp::from_secs(1)).await.unwrap();
+        server.store().use_totp_step(&dana_id, 1).await.unwrap();
+        assert_eq!(admin.call(Method::DELETE, &mfa, None).await.0, 204);
+        assert!(server.store().find_totp(&dana_id).await.unwrap().is_none());
+
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let audit = admin.get("/admin/v1/audit?limit=100").await;
         let kinds: Vec<&str> = audit["items"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
-        assert!(kinds.contains(&"role.granted") && kinds.contains(&"role.revoked"), "{kinds:?}");
+        assert!(kinds.contains(&"role.granted") && kinds.contains(&"role.revoked") && kinds.contains(&"mfa.removed"), "{kinds:?}");
     }
 }
 

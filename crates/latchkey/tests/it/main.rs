@@ -23,6 +23,7 @@ mod introspect;
 mod keys;
 mod login;
 mod metrics;
+mod mfa;
 mod multinode;
 mod refresh;
 mod revoke;

@@ -81,6 +81,7 @@ pub async fn examine(
     for client in store.list_clients().await? {
         findings.extend(client_findings(store, &client, config, now).await?);
     }
+    findings.extend(privileged_users_without_mfa(store).await?);
     let keys = store.list_keys().await?;
     for (key, state) in keys
         .iter()
@@ -102,6 +103,40 @@ pub async fn examine(
         }
     }
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.check.cmp(b.check)));
+    Ok(findings)
+}
+
+/// Users who hold a restricted scope through a role but sign in with a password alone.
+async fn privileged_users_without_mfa(store: &dyn Store) -> Result<Vec<Finding>, StoreError> {
+    let restricted = store.restricted_scopes().await?;
+    let mut findings = Vec::new();
+    if restricted.iter().next().is_none() {
+        return Ok(findings);
+    }
+    for user in store.list_users().await? {
+        let privileged: Vec<String> = store
+            .user_roles(&user.id)
+            .await?
+            .into_iter()
+            .filter(|role| role.scopes.iter().any(|s| restricted.contains(s.as_str())))
+            .map(|role| role.name)
+            .collect();
+        if privileged.is_empty() || store.find_totp(&user.id).await?.is_some_and(|t| t.confirmed) {
+            continue;
+        }
+        findings.push(Finding {
+            severity: Severity::Medium,
+            check: "privileged-user-without-mfa",
+            subject: format!("user:{}", user.id),
+            problem: format!(
+                "{} holds restricted permissions (role {}) but signs in with a password alone",
+                user.username,
+                privileged.join(", ")
+            ),
+            reason: "NIST SP 800-63B §4.2 (AAL2): a phished or guessed password alone should not give privileged access",
+            fix: "have the user turn on two-step sign-in on their account page, and let clients ask for it with acr_values=urn:latchkey:acr:mfa".into(),
+        });
+    }
     Ok(findings)
 }
 

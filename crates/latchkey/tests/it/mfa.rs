@@ -11,24 +11,9 @@ use latchkey_core::Clock as _;
 use latchkey_core::mfa::{ACR_MFA, STEP_SECS, TotpSecret};
 use serde_json::Value;
 
-use crate::support::{Browser, Page, TestServer, backend_test, decode_part, redirect_params};
+use crate::support::{Browser, Page, TestServer, backend_test, base32_decode, decode_part, redirect_params};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-fn base32_decode(text: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for c in text.chars().filter(|c| !c.is_whitespace()) {
-        let value = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".find(c).unwrap() as u32;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
-}
 
 fn code(server: &TestServer, secret: &TotpSecret) -> String {
     format!(

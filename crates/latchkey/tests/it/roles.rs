@@ -115,6 +115,22 @@ backend_test! {
         assert!(claims(&plain, "access_token").get("roles").is_none());
         assert_eq!(plain["scope"], "notes:write openid");
 
+        // The posture report names a privileged user signing in with a password alone.
+        let report = latchkey_core::doctor::examine(
+            store,
+            &latchkey_core::AuthConfig::with_defaults("https://id.example.com"),
+            latchkey_core::doctor::Deployment::default(),
+            latchkey_core::Timestamp::from_secs(1_700_000_000),
+        )
+        .await
+        .unwrap();
+        let flagged: Vec<&str> = report
+            .iter()
+            .filter(|f| f.check == "privileged-user-without-mfa")
+            .map(|f| f.subject.as_str())
+            .collect();
+        assert_eq!(flagged, [format!("user:{ann}")], "{report:?}");
+
         // Deleting the role takes it from everyone.
         assert!(store.delete_role("editor").await.unwrap());
         assert!(store.user_roles(&ann).await.unwrap().is_empty());

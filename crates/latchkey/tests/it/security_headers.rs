@@ -55,6 +55,29 @@ backend_test! {
             .submit(&server.base, &account, "/grants/revoke", &[("client_id", client.id.as_str()), ("revoke", "ask")])
             .await;
         assert_protected(&confirm, "revoke confirmation");
+        // The two-step pages: enrolment (with its QR code), the recovery codes, and the
+        // sign-in code page.
+        let setup = browser
+            .submit(&server.base, &account, "/account/mfa/setup", &[("setup_mfa", "1")])
+            .await;
+        assert!(setup.html.contains("<svg"));
+        assert_protected(&setup, "two-step enrolment");
+        let key = setup.html.split(r#"<code id="totp-secret">"#).nth(1).unwrap().split('<').next().unwrap();
+        let secret = latchkey_core::mfa::TotpSecret::from_bytes(crate::support::base32_decode(key));
+        let step = latchkey_core::Clock::now(server.clock.as_ref()).as_secs() / latchkey_core::mfa::STEP_SECS;
+        let codes = browser
+            .submit(&server.base, &setup, "/account/mfa/confirm", &[("code", &format!("{:06}", secret.code_at_step(step)))])
+            .await;
+        assert!(codes.html.contains("recovery codes"), "{}", codes.html);
+        assert_protected(&codes, "recovery codes");
+        let second = Browser::new();
+        let form = second.get(&server.url("/login")).await;
+        let after = second
+            .submit(&server.base, &form, "/login", &[("username", "tess"), ("password", PASSWORD)])
+            .await;
+        let code_page = second.get(&server.url(&after.location().unwrap())).await;
+        assert!(code_page.html.contains(r#"name="code""#));
+        assert_protected(&code_page, "two-step code page");
         let forged = Browser::new().post(&server.url("/logout"), &[]).await;
         assert_eq!(forged.status, 403);
         assert_protected(&forged, "CSRF failure page");

@@ -72,6 +72,8 @@ kinds! {
     MfaRemoved => "mfa.removed": "A user's two-step sign-in was removed.",
     MfaSucceeded => "mfa.succeeded": "A second-step code (or recovery code) was accepted.",
     MfaFailed => "mfa.failed": "A second-step code was refused.",
+    IdentityLinked => "identity.linked": "An upstream identity was linked to a user.",
+    IdentityUnlinked => "identity.unlinked": "An upstream identity was unlinked from a user.",
     KeyCreated => "key.created": "A signing key was created.",
     KeyDeleted => "key.deleted": "A signing key past its retention was deleted.",
     RateLimited => "rate_limited": "A request was refused by an abuse limit.",

@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod doctor;
 pub mod error;
 pub mod family;
+pub mod federation;
 pub mod grant;
 pub mod grants;
 pub mod id;

@@ -13,6 +13,7 @@ use crate::error::StoreError;
 use crate::family::{
     AuthorizationCode, CodeRedemption, Family, RefreshRotation, RefreshTokenRecord, Session,
 };
+use crate::federation::{LinkedIdentity, UpstreamProvider};
 use crate::id::{ClientId, FamilyId, Jti, Kid, UserId};
 use crate::keys::StoredKey;
 use crate::roles::Role;
@@ -45,6 +46,29 @@ pub struct ScopeDescription {
     pub scope: Scope,
     /// What it lets a client do, in words for the resource owner.
     pub description: String,
+}
+
+/// Upstream identity providers and the identities linked to local users.
+#[async_trait]
+pub trait FederationStore: Send + Sync {
+    /// Creates or replaces a provider.
+    async fn put_provider(&self, provider: &UpstreamProvider) -> Result<(), StoreError>;
+    /// Every provider, by id.
+    async fn list_providers(&self) -> Result<Vec<UpstreamProvider>, StoreError>;
+    /// The provider with `id`.
+    async fn find_provider(&self, id: &str) -> Result<Option<UpstreamProvider>, StoreError>;
+    /// Deletes a provider (linked identities stay, and work again if it comes back).
+    async fn delete_provider(&self, id: &str) -> Result<bool, StoreError>;
+    /// The local user an upstream identity is linked to.
+    async fn find_identity(&self, issuer: &str, subject: &str) -> Result<Option<UserId>, StoreError>;
+    /// Links an upstream identity; `Conflict` if it is linked already.
+    async fn link_identity(&self, identity: &LinkedIdentity) -> Result<(), StoreError>;
+    /// The identities linked to `user`.
+    async fn list_identities(&self, user: &UserId) -> Result<Vec<LinkedIdentity>, StoreError>;
+    /// Unlinks one of `user`'s identities; `false` if it was not theirs.
+    async fn unlink_identity(&self, user: &UserId, issuer: &str, subject: &str) -> Result<bool, StoreError>;
+    /// Whether a local user has this e-mail address (ignoring case).
+    async fn email_in_use(&self, email: &str) -> Result<bool, StoreError>;
 }
 
 /// A user's TOTP credential as stored.
@@ -404,6 +428,7 @@ pub trait Store:
     + ScopeStore
     + RoleStore
     + MfaStore
+    + FederationStore
     + KeyStore
     + RevocationStore
     + UserStore

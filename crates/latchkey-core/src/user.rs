@@ -96,9 +96,13 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
     Ok(argon2().hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
-/// Verifies a password against a PHC string. With `None` it verifies against a fixed dummy
-/// hash and returns `false`, so an unknown user costs the same time as a wrong password.
-/// CPU-heavy: call from a blocking thread.
+/// The stored password hash of an account that has none (it signs in through an upstream
+/// provider): never a valid PHC string, so no password matches it.
+pub const NO_PASSWORD: &str = "!";
+
+/// Verifies a password against a PHC string. With `None` (an unknown user) or
+/// [`NO_PASSWORD`] it verifies against a fixed dummy hash and returns `false`, so either
+/// costs the same time as a wrong password. CPU-heavy: call from a blocking thread.
 pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let dummy = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
@@ -107,6 +111,11 @@ pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
         None => (dummy.as_str(), false),
     };
     let Ok(parsed) = PasswordHash::new(phc) else {
+        // An account without a password (signed up through an upstream provider) costs
+        // the same work as any other.
+        if let Ok(dummy) = PasswordHash::new(dummy) {
+            let _ = argon2().verify_password(password.as_bytes(), &dummy);
+        }
         return false;
     };
     argon2().verify_password(password.as_bytes(), &parsed).is_ok() && real

@@ -122,6 +122,7 @@ pub mod extract;
 #[cfg(test)]
 mod fixtures;
 mod introspection;
+mod jws;
 mod jwt;
 mod keys;
 mod layer;
@@ -133,4 +134,5 @@ pub use clock::{Clock, SystemClock};
 pub use discovery::JwksProvider;
 pub use error::{AuthError, AuthFailure, DiscoveryError, TokenError};
 pub use extract::{RequireScope, Scope};
+pub use jws::verify_signed;
 pub use layer::{RequireScopeLayer, RequireScopeService};

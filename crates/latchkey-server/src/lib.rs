@@ -96,6 +96,10 @@ fn public_routes() -> Router<AppState> {
         .route("/account/mfa/setup", post(routes::account::setup_mfa))
         .route("/account/mfa/confirm", post(routes::account::confirm_mfa))
         .route("/account/mfa/remove", post(routes::account::remove_mfa))
+        .route("/login/upstream/{id}", get(routes::upstream::start_sign_in))
+        .route("/login/upstream/{id}/callback", get(routes::upstream::callback))
+        .route("/account/upstream/{id}/link", post(routes::upstream::start_link))
+        .route("/account/upstream/unlink", post(routes::upstream::unlink))
         .route(
             "/login/mfa",
             get(routes::login::show_mfa).post(routes::login::submit_mfa),

@@ -61,6 +61,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "0009_mfa.sql",
         sql: include_str!("../migrations/sqlite/0009_mfa.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_federation.sql",
+        sql: include_str!("../migrations/sqlite/0010_federation.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order: the same numbers and end state as [`SQLITE`].
@@ -109,5 +114,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 9,
         name: "0009_mfa.sql",
         sql: include_str!("../migrations/postgres/0009_mfa.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "0010_federation.sql",
+        sql: include_str!("../migrations/postgres/0010_federation.sql"),
     },
 ];

@@ -15,6 +15,7 @@ use latchkey_core::error::StoreError;
 use latchkey_core::family::{
     AuthorizationCode, CodeRedemption, Family, RefreshRotation, RefreshTokenRecord, Session,
 };
+use latchkey_core::federation::{LinkedIdentity, UpstreamProvider};
 use latchkey_core::id::{ClientId, FamilyId, Jti, Kid, UserId};
 use latchkey_core::keys::StoredKey;
 use latchkey_core::roles::Role;
@@ -225,6 +226,72 @@ impl MfaStore for TimedStore {
         let started = Instant::now();
         let result = self.inner.recovery_codes_left(user).await;
         observe("recovery_codes_left", started);
+        result
+    }
+}
+
+#[async_trait]
+impl FederationStore for TimedStore {
+    async fn put_provider(&self, provider: &UpstreamProvider) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let result = self.inner.put_provider(provider).await;
+        observe("put_provider", started);
+        result
+    }
+
+    async fn list_providers(&self) -> Result<Vec<UpstreamProvider>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.list_providers().await;
+        observe("list_providers", started);
+        result
+    }
+
+    async fn find_provider(&self, id: &str) -> Result<Option<UpstreamProvider>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.find_provider(id).await;
+        observe("find_provider", started);
+        result
+    }
+
+    async fn delete_provider(&self, id: &str) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.delete_provider(id).await;
+        observe("delete_provider", started);
+        result
+    }
+
+    async fn find_identity(&self, issuer: &str, subject: &str) -> Result<Option<UserId>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.find_identity(issuer, subject).await;
+        observe("find_identity", started);
+        result
+    }
+
+    async fn link_identity(&self, identity: &LinkedIdentity) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let result = self.inner.link_identity(identity).await;
+        observe("link_identity", started);
+        result
+    }
+
+    async fn list_identities(&self, user: &UserId) -> Result<Vec<LinkedIdentity>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.list_identities(user).await;
+        observe("list_identities", started);
+        result
+    }
+
+    async fn unlink_identity(&self, user: &UserId, issuer: &str, subject: &str) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.unlink_identity(user, issuer, subject).await;
+        observe("unlink_identity", started);
+        result
+    }
+
+    async fn email_in_use(&self, email: &str) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.email_in_use(email).await;
+        observe("email_in_use", started);
         result
     }
 }

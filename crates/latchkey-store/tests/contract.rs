@@ -24,6 +24,7 @@ use latchkey_core::error::StoreError;
 use latchkey_core::family::{
     AuthorizationCode, CodeRedemption, Family, RefreshRotation, RefreshTokenRecord, Session,
 };
+use latchkey_core::federation::{LinkedIdentity, UpstreamProvider};
 use latchkey_core::id::{ClientId, FamilyId, Jti, Kid, UserId};
 use latchkey_core::keys::{Algorithm, StoredKey};
 use latchkey_core::roles::Role;
@@ -1118,6 +1119,84 @@ async fn second_factors_confirm_once_and_codes_are_single_use(store: &dyn Store)
     );
 }
 
+async fn upstream_identities_link_by_issuer_and_subject(store: &dyn Store) {
+    let provider = |name: &str| UpstreamProvider {
+        id: "corp".into(),
+        name: name.into(),
+        issuer: "https://up.example".into(),
+        client_id: "c1".into(),
+        sealed_secret: vec![1, 2, 3],
+        scopes: "openid email".into(),
+        created_at: Timestamp::from_secs(10),
+    };
+    store.put_provider(&provider("Corp")).await.unwrap();
+    store.put_provider(&provider("Corp SSO")).await.unwrap();
+    assert_eq!(store.list_providers().await.unwrap(), [provider("Corp SSO")]);
+    assert_eq!(
+        store.find_provider("corp").await.unwrap(),
+        Some(provider("Corp SSO"))
+    );
+    assert_eq!(store.find_provider("nope").await.unwrap(), None);
+
+    store.insert_user(&user("f1", "Fay", 5), "!").await.unwrap();
+    let fay = UserId::new("f1");
+    let identity = |subject: &str| LinkedIdentity {
+        provider_id: "corp".into(),
+        issuer: "https://up.example".into(),
+        subject: subject.into(),
+        user_id: fay.clone(),
+        created_at: Timestamp::from_secs(20),
+    };
+    assert_eq!(
+        store.find_identity("https://up.example", "s1").await.unwrap(),
+        None
+    );
+    store.link_identity(&identity("s1")).await.unwrap();
+    assert!(matches!(
+        store.link_identity(&identity("s1")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.find_identity("https://up.example", "s1").await.unwrap(),
+        Some(fay.clone())
+    );
+    assert_eq!(
+        store.find_identity("https://other.example", "s1").await.unwrap(),
+        None,
+        "issuer and subject together"
+    );
+    store.link_identity(&identity("s2")).await.unwrap();
+    assert_eq!(
+        store.list_identities(&fay).await.unwrap(),
+        [identity("s1"), identity("s2")]
+    );
+    assert!(
+        store
+            .unlink_identity(&fay, "https://up.example", "s2")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .unlink_identity(&fay, "https://up.example", "s2")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store.email_in_use("F1@Example.com").await.unwrap(),
+        "ignoring case"
+    );
+    assert!(!store.email_in_use("nobody@example.com").await.unwrap());
+    assert!(store.delete_provider("corp").await.unwrap());
+    assert!(!store.delete_provider("corp").await.unwrap());
+    store.delete_user(&fay).await.unwrap();
+    assert_eq!(
+        store.find_identity("https://up.example", "s1").await.unwrap(),
+        None,
+        "gone with the user"
+    );
+}
+
 async fn run_contract(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     clients_round_trip_and_conflict(store.as_ref()).await;
@@ -1133,6 +1212,7 @@ async fn run_contract(store: Arc<dyn Store>) {
     expired_codes_tokens_and_grants_are_purged(store.as_ref()).await;
     roles_hold_permissions_and_restrict_scopes(store.as_ref()).await;
     second_factors_confirm_once_and_codes_are_single_use(store.as_ref()).await;
+    upstream_identities_link_by_issuer_and_subject(store.as_ref()).await;
 }
 
 #[tokio::test]
@@ -1167,7 +1247,7 @@ async fn postgres_satisfies_the_store_contract() {
         return;
     };
     run_contract(latchkey_store::connect(schema.url()).await.unwrap()).await;
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 }
 
 /// The versions recorded in the test schema's migration table: there, and not in `public`,
@@ -1200,7 +1280,7 @@ async fn two_postgres_connections_race_on_a_fresh_schema_and_migrate_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     a.insert_client(&client("from-a", Some(b"h"))).await.unwrap();
     assert!(b.find_client(&ClientId::new("from-a")).await.unwrap().is_some());
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 }
 
 /// Runs `racers` calls that all queue on one row, which a third session holds locked until

@@ -26,6 +26,7 @@ impl From<ScopeDescription> for ScopeView {
 #[derive(Template)]
 #[template(path = "login.html")]
 pub(crate) struct LoginPage {
+    pub(crate) providers: Vec<ProviderButton>,
     pub(crate) csrf_token: String,
     pub(crate) return_to: String,
     pub(crate) username: String,
@@ -68,6 +69,24 @@ pub(crate) struct HomePage {
     pub(crate) password_error: Option<String>,
     pub(crate) mfa_enabled: bool,
     pub(crate) recovery_codes_left: u64,
+    pub(crate) identities: Vec<IdentityItem>,
+    pub(crate) link_providers: Vec<ProviderButton>,
+}
+
+/// A "Continue with" or "Link" button for an upstream provider.
+pub(crate) struct ProviderButton {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    /// Where the login page's button goes (with the return address).
+    pub(crate) href: String,
+}
+
+/// An upstream identity on the account page.
+pub(crate) struct IdentityItem {
+    pub(crate) provider_name: String,
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+    pub(crate) linked: String,
 }
 
 /// The second step of a sign-in: the code.

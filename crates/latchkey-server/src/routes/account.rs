@@ -15,8 +15,8 @@ use latchkey_core::user::User;
 use crate::extract::OAuthForm;
 use crate::extract::browser::{Cookies, Csrf, SESSION_COOKIE, session, set_cookie};
 use crate::pages::{
-    GrantItem, HomePage, MessagePage, MfaCodesPage, MfaSetupPage, RevokeConfirmPage, error_page, qr_svg,
-    render,
+    GrantItem, HomePage, IdentityItem, MessagePage, MfaCodesPage, MfaSetupPage, ProviderButton,
+    RevokeConfirmPage, error_page, qr_svg, render,
 };
 use crate::state::AppState;
 
@@ -74,7 +74,35 @@ async fn account_page(
     } else {
         0
     };
+    let identities = app.store.list_identities(&user.id).await.unwrap_or_default();
+    let providers = app.store.list_providers().await.unwrap_or_default();
+    let name_of = |id: &str| {
+        providers
+            .iter()
+            .find(|p| p.id == id)
+            .map_or_else(|| id.to_owned(), |p| p.name.clone())
+    };
+    let link_providers = providers
+        .iter()
+        .filter(|p| !identities.iter().any(|i| i.issuer == p.issuer))
+        .map(|p| ProviderButton {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            href: String::new(),
+        })
+        .collect();
+    let identities = identities
+        .iter()
+        .map(|i| IdentityItem {
+            provider_name: name_of(&i.provider_id),
+            issuer: i.issuer.clone(),
+            subject: i.subject.clone(),
+            linked: day(i.created_at),
+        })
+        .collect();
     let page = HomePage {
+        identities,
+        link_providers,
         mfa_enabled,
         recovery_codes_left,
         username: user.username,

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::extract::OAuthForm;
 use crate::extract::browser::{Cookies, Csrf, MFA_COOKIE, SESSION_COOKIE, set_cookie};
-use crate::pages::{LoginMfaPage, LoginPage, MessagePage, error_page, render};
+use crate::pages::{LoginMfaPage, LoginPage, MessagePage, ProviderButton, error_page, render};
 use crate::state::AppState;
 
 /// The one answer to every failed login (no hint whether the user exists).
@@ -28,7 +28,7 @@ pub(crate) struct LoginQuery {
 /// Only our own authorization endpoint, the device page, the account page or the home page
 /// may be returned to after login,
 /// so the login form cannot be turned into an open redirect.
-fn safe_return_to(candidate: Option<&str>) -> String {
+pub(crate) fn safe_return_to(candidate: Option<&str>) -> String {
     match candidate {
         Some(path)
             if (path.starts_with("/oauth2/authorize?")
@@ -60,6 +60,22 @@ async fn client_name(app: &AppState, return_to: &str) -> Option<String> {
     Some(client.name.clone())
 }
 
+/// The "Continue with" buttons: every configured upstream provider.
+pub(crate) async fn provider_buttons(app: &AppState, return_to: &str) -> Vec<ProviderButton> {
+    let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    app.store
+        .list_providers()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| ProviderButton {
+            href: format!("/login/upstream/{}?return_to={encoded}", p.id),
+            id: p.id,
+            name: p.name,
+        })
+        .collect()
+}
+
 /// `GET /login`.
 pub(crate) async fn show_login(
     State(app): State<AppState>,
@@ -69,6 +85,7 @@ pub(crate) async fn show_login(
     let return_to = safe_return_to(query.return_to.as_deref());
     let csrf = Csrf::for_browser(&app, &cookies);
     let page = LoginPage {
+        providers: provider_buttons(&app, &return_to).await,
         csrf_token: csrf.token.clone(),
         client_name: client_name(&app, &return_to).await,
         return_to,
@@ -120,6 +137,7 @@ pub(crate) async fn submit_login(
     let Some(user) = user else {
         let csrf = Csrf::for_browser(&app, &cookies);
         let page = LoginPage {
+            providers: provider_buttons(&app, &return_to).await,
             csrf_token: csrf.token.clone(),
             client_name: client_name(&app, &return_to).await,
             return_to,
@@ -153,7 +171,7 @@ pub(crate) async fn submit_login(
 
 /// Starts a fresh session and goes on to `return_to`. A fresh session id on every login:
 /// an old (possibly planted) id is ended, not reused.
-async fn signed_in(
+pub(crate) async fn signed_in(
     app: &AppState,
     cookies: &Cookies,
     user: &UserId,
@@ -182,7 +200,7 @@ async fn signed_in(
 }
 
 /// 303 to `location`, setting `cookies`.
-fn see_other(location: &str, cookies: &[String]) -> Response {
+pub(crate) fn see_other(location: &str, cookies: &[String]) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
     if let Ok(location) = HeaderValue::from_str(location) {

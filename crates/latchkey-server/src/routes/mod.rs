@@ -13,4 +13,5 @@ pub(crate) mod login;
 pub(crate) mod metrics;
 pub(crate) mod revoke;
 pub(crate) mod token;
+pub(crate) mod upstream;
 pub(crate) mod userinfo;

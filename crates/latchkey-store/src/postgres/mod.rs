@@ -6,6 +6,7 @@ mod audit;
 mod clients;
 mod devices;
 mod families;
+mod federation;
 mod keys;
 mod mfa;
 mod revocations;

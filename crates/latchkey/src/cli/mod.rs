@@ -4,6 +4,7 @@ mod audit;
 mod client;
 mod doctor;
 mod key;
+mod provider;
 mod role;
 mod scope;
 mod serve;
@@ -39,6 +40,9 @@ enum Command {
     /// Manage roles: named sets of permissions (scopes) given to users.
     #[command(subcommand)]
     Role(role::RoleCommand),
+    /// Manage upstream OpenID Connect providers users may sign in through.
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -59,6 +63,7 @@ impl Cli {
             Command::Client(command) => command.run(&settings).await,
             Command::Scope(command) => command.run(&settings).await,
             Command::Role(command) => command.run(&settings).await,
+            Command::Provider(command) => command.run(&settings).await,
             Command::User(command) => command.run(&settings).await,
             Command::Key(command) => command.run(&settings).await,
             Command::Audit(args) => args.run(&settings).await,

@@ -18,6 +18,7 @@ mod discovery;
 mod disk;
 mod durability;
 mod errors;
+mod federation;
 mod flow;
 mod introspect;
 mod keys;

@@ -1,0 +1,364 @@
+//! Signing in through an upstream OpenID Connect provider: `GET /login/upstream/{id}`
+//! sends the browser there (authorization code with PKCE, `state` and `nonce` in a sealed
+//! cookie); `GET /login/upstream/{id}/callback` takes the code back, redeems it, checks the
+//! ID token against the upstream's JWKS and signs the linked (or a new) user in. The
+//! account page links (`POST /account/upstream/{id}/link`) and unlinks identities.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use latchkey_core::federation::{self, FederationError, Flow, UpstreamProvider};
+use latchkey_core::id::UserId;
+use latchkey_core::{OAuthError, mfa};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::extract::OAuthForm;
+use crate::extract::browser::{Cookies, Csrf, MFA_COOKIE, UPSTREAM_COOKIE, session, set_cookie};
+use crate::pages::error_page;
+use crate::routes::login::{safe_return_to, see_other, signed_in};
+use crate::state::AppState;
+
+fn http() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+/// What we use of the upstream's discovery document.
+#[derive(Debug, Deserialize)]
+struct Metadata {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    userinfo_endpoint: Option<String>,
+}
+
+async fn metadata(provider: &UpstreamProvider) -> Result<Metadata, &'static str> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        provider.issuer.trim_end_matches('/')
+    );
+    let answer = http()
+        .get(url)
+        .send()
+        .await
+        .map_err(|_| "its discovery document is unreachable")?;
+    let doc: Metadata = answer
+        .json()
+        .await
+        .map_err(|_| "its discovery document is not usable")?;
+    // OpenID Connect Discovery §4.3: the document must name the issuer we asked about.
+    if doc.issuer != provider.issuer {
+        return Err("its discovery document names another issuer");
+    }
+    Ok(doc)
+}
+
+fn callback_uri(app: &AppState, provider: &UpstreamProvider) -> String {
+    format!("{}/login/upstream/{}/callback", app.config.issuer, provider.id)
+}
+
+async fn provider(app: &AppState, id: &str) -> Result<UpstreamProvider, Response> {
+    match app.store.find_provider(id).await {
+        Ok(Some(provider)) => Ok(provider),
+        Ok(None) => Err(error_page(
+            StatusCode::NOT_FOUND,
+            "There is no such sign-in provider.",
+        )),
+        Err(error) => Err(crate::ApiError::from(OAuthError::from(error)).into_response()),
+    }
+}
+
+/// Sends the browser to the provider with a new flow.
+async fn start(
+    app: &AppState,
+    provider: &UpstreamProvider,
+    return_to: &str,
+    link_to: Option<&UserId>,
+) -> Response {
+    let metadata = match metadata(provider).await {
+        Ok(metadata) => metadata,
+        Err(why) => {
+            return error_page(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "Signing in with {} is not possible right now: {why}.",
+                    provider.name
+                ),
+            );
+        }
+    };
+    let flow = Flow::new(&provider.id, return_to, link_to, app.now());
+    let Some(url) = flow.authorization_url(
+        &metadata.authorization_endpoint,
+        provider,
+        &callback_uri(app, provider),
+    ) else {
+        return error_page(
+            StatusCode::BAD_GATEWAY,
+            "The provider's authorization endpoint is not a URL.",
+        );
+    };
+    let cookie = set_cookie(
+        app,
+        UPSTREAM_COOKIE,
+        &flow.seal(app),
+        Some(federation::FLOW_SECS.unsigned_abs()),
+    );
+    see_other(&url, &[cookie])
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct StartQuery {
+    return_to: Option<String>,
+}
+
+/// `GET /login/upstream/{id}`.
+pub(crate) async fn start_sign_in(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<StartQuery>,
+) -> Response {
+    match provider(&app, &id).await {
+        Ok(provider) => start(&app, &provider, &safe_return_to(query.return_to.as_deref()), None).await,
+        Err(response) => response,
+    }
+}
+
+/// `POST /account/upstream/{id}/link`: the signed-in user links an upstream identity.
+pub(crate) async fn start_link(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    cookies: Cookies,
+    form: Result<OAuthForm, crate::ApiError>,
+) -> Response {
+    let Ok(OAuthForm(params)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, "The form could not be read.");
+    };
+    if !Csrf::verify(&app, &cookies, params.get("csrf_token")) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Go back and try again.",
+        );
+    }
+    let user = match session(&app, &cookies, app.now()).await {
+        Ok(Some(session)) => session.user_id,
+        Ok(None) => return see_other("/login?return_to=%2Faccount", &[]),
+        Err(error) => return crate::ApiError::from(error).into_response(),
+    };
+    match provider(&app, &id).await {
+        Ok(provider) => start(&app, &provider, "/account", Some(&user)).await,
+        Err(response) => response,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /login/upstream/{id}/callback`.
+pub(crate) async fn callback(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    cookies: Cookies,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    let now = app.now();
+    let Some(flow) = cookies
+        .get(UPSTREAM_COOKIE)
+        .and_then(|c| Flow::open(&app, c, now))
+    else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired or was not started here. Start again.",
+        );
+    };
+    // RFC 6749 §10.12: the response must come back to the browser that asked for it.
+    if flow.provider != id || !query.state.as_deref().is_some_and(|s| flow.state_matches(s)) {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in answer does not belong to this browser. Start again.",
+        );
+    }
+    let provider = match provider(&app, &id).await {
+        Ok(provider) => provider,
+        Err(response) => return response,
+    };
+    if query.error.is_some() {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            format!("{} did not sign you in.", provider.name),
+        );
+    }
+    let Some(code) = query.code else {
+        return error_page(StatusCode::BAD_REQUEST, "The provider sent no code.");
+    };
+    let redeemed = match redeem(&app, &provider, &flow, &code).await {
+        Ok(redeemed) => redeemed,
+        Err(why) => return refused(&FederationError::Invalid(provider.name.clone(), why)),
+    };
+    let mut identity = match federation::check_id_token(&redeemed.claims, &provider, &flow.nonce, now) {
+        Ok(identity) => identity,
+        Err(error) => return refused(&error),
+    };
+    // What the ID token leaves out (e-mail, username), the user-info endpoint may say.
+    if identity.email.is_none() || identity.preferred_username.is_none() {
+        if let (Some(endpoint), Some(token)) = (&redeemed.userinfo_endpoint, &redeemed.access_token) {
+            if let Ok(answer) = http().get(endpoint).bearer_auth(token).send().await {
+                if let Ok(Value::Object(info)) = answer.json::<Value>().await {
+                    identity.fill_from_userinfo(&info);
+                }
+            }
+        }
+    }
+    let link_to = flow.link_to.as_deref().map(UserId::new);
+    let user = match federation::resolve(&app, &provider, &identity, link_to.as_ref(), now).await {
+        Ok(Ok(user)) => user,
+        Ok(Err(error)) => return refused(&error),
+        Err(error) => return crate::ApiError::from(error).into_response(),
+    };
+    let clear = set_cookie(&app, UPSTREAM_COOKIE, "", Some(0));
+    // A second factor, when the account has one, is still asked for.
+    match mfa::has_second_factor(&app, &user).await {
+        Ok(true) => {
+            let challenge = set_cookie(
+                &app,
+                MFA_COOKIE,
+                &mfa::challenge(&app, &user, now),
+                Some(mfa::CHALLENGE_SECS.unsigned_abs()),
+            );
+            let next = format!(
+                "/login/mfa?return_to={}",
+                url::form_urlencoded::byte_serialize(flow.return_to.as_bytes()).collect::<String>()
+            );
+            see_other(&next, &[clear, challenge])
+        }
+        Ok(false) => {
+            let mut response = signed_in(&app, &cookies, &user, "fed", &flow.return_to, now).await;
+            if let Ok(value) = axum::http::HeaderValue::from_str(&clear) {
+                response
+                    .headers_mut()
+                    .append(axum::http::header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(error) => crate::ApiError::from(error).into_response(),
+    }
+}
+
+fn refused(error: &FederationError) -> Response {
+    let status = match error {
+        FederationError::Invalid(..) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::FORBIDDEN,
+    };
+    error_page(status, format!("Signing in did not work: {error}."))
+}
+
+/// A redeemed code: the ID token's verified claims, and what reaches user-info.
+struct Redeemed {
+    claims: serde_json::Map<String, Value>,
+    access_token: Option<String>,
+    userinfo_endpoint: Option<String>,
+}
+
+/// Redeems the code at the upstream's token endpoint (client_secret_basic, PKCE) and
+/// returns the ID token's claims once its signature checks out against the upstream JWKS.
+async fn redeem(
+    app: &AppState,
+    provider: &UpstreamProvider,
+    flow: &Flow,
+    code: &str,
+) -> Result<Redeemed, &'static str> {
+    let metadata = metadata(provider).await?;
+    let secret = provider
+        .client_secret(app)
+        .map_err(|_| "our client secret for it cannot be read")?;
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let answer = http()
+        .post(&metadata.token_endpoint)
+        .basic_auth(encode(&provider.client_id), Some(encode(&secret)))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &callback_uri(app, provider)),
+            ("code_verifier", &flow.verifier),
+        ])
+        .send()
+        .await
+        .map_err(|_| "its token endpoint is unreachable")?;
+    if !answer.status().is_success() {
+        return Err("it refused the code");
+    }
+    let tokens: Value = answer
+        .json()
+        .await
+        .map_err(|_| "its token response is not JSON")?;
+    let id_token = tokens
+        .get("id_token")
+        .and_then(Value::as_str)
+        .ok_or("it sent no ID token")?;
+    let jwks = http()
+        .get(&metadata.jwks_uri)
+        .send()
+        .await
+        .map_err(|_| "its keys are unreachable")?
+        .bytes()
+        .await
+        .map_err(|_| "its keys are unreadable")?;
+    let claims = latchkey_resource::verify_signed(id_token, &jwks)
+        .map_err(|_| "the ID token's signature does not check out")?;
+    Ok(Redeemed {
+        claims,
+        access_token: tokens
+            .get("access_token")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        userinfo_endpoint: metadata.userinfo_endpoint,
+    })
+}
+
+/// `POST /account/upstream/unlink`: unlinks one identity, unless it is the account's last
+/// way to sign in.
+pub(crate) async fn unlink(
+    State(app): State<AppState>,
+    cookies: Cookies,
+    form: Result<OAuthForm, crate::ApiError>,
+) -> Response {
+    let Ok(OAuthForm(params)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, "The form could not be read.");
+    };
+    if !Csrf::verify(&app, &cookies, params.get("csrf_token")) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Go back and try again.",
+        );
+    }
+    let now = app.now();
+    let user = match session(&app, &cookies, now).await {
+        Ok(Some(session)) => session.user_id,
+        Ok(None) => return see_other("/login?return_to=%2Faccount", &[]),
+        Err(error) => return crate::ApiError::from(error).into_response(),
+    };
+    let (issuer, subject) = (
+        params.get("issuer").unwrap_or_default(),
+        params.get("subject").unwrap_or_default(),
+    );
+    match federation::unlink(&app, &user, issuer, subject, now).await {
+        Ok(Ok(())) => see_other("/account", &[]),
+        Ok(Err(why)) => error_page(StatusCode::CONFLICT, why),
+        Err(error) => crate::ApiError::from(error).into_response(),
+    }
+}

@@ -1,0 +1,21 @@
+-- Upstream identity providers (OpenID Connect issuers users may sign in through) and the
+-- upstream identities linked to local users, by issuer and subject (never by e-mail).
+CREATE TABLE upstream_providers (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    issuer        TEXT NOT NULL,
+    client_id     TEXT NOT NULL,
+    sealed_secret BLOB NOT NULL,   -- the client secret, sealed with the master key
+    scopes        TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE linked_identities (
+    provider_id TEXT NOT NULL,
+    issuer      TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (issuer, subject)
+) STRICT;
+CREATE INDEX linked_identities_by_user ON linked_identities (user_id);

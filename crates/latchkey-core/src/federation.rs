@@ -62,6 +62,46 @@ fn secret_aad(provider_id: &str) -> Vec<u8> {
     format!("latchkey upstream secret v1|{provider_id}").into_bytes()
 }
 
+/// Checks a provider's settings: an id for URLs (1 to 32 of `a-z`, `0-9`, `-`), a name for
+/// its button, an http(s) issuer without a trailing slash (exactly as the provider names
+/// itself) and a client id.
+pub fn validate_provider(id: &str, name: &str, issuer: &str, client_id: &str) -> Result<(), &'static str> {
+    if id.is_empty()
+        || id.len() > 32
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err("a provider id is 1 to 32 of a-z, 0-9 and '-'");
+    }
+    if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        return Err("the name must be 1 to 64 characters");
+    }
+    let scheme_ok = url::Url::parse(issuer).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+    if !scheme_ok || issuer.ends_with('/') {
+        return Err(
+            "the issuer must be an http(s) URL without a trailing slash, exactly as the provider names itself",
+        );
+    }
+    if client_id.is_empty() || client_id.len() > 255 || client_id.chars().any(char::is_control) {
+        return Err("the client id must be 1 to 255 characters");
+    }
+    Ok(())
+}
+
+/// The scopes to ask for: the given ones (default `openid email profile`), `openid` first.
+pub fn provider_scopes(given: &[String]) -> String {
+    let mut scopes: Vec<String> = if given.is_empty() {
+        vec!["openid".into(), "email".into(), "profile".into()]
+    } else {
+        given.to_vec()
+    };
+    if !scopes.iter().any(|s| s == "openid") {
+        scopes.insert(0, "openid".into());
+    }
+    scopes.join(" ")
+}
+
 /// Seals a provider's client secret for storage (`sealer` is the context's, or one made
 /// from the master key).
 pub fn seal_client_secret(sealer: &crate::mfa::SecretSealer, provider_id: &str, secret: &str) -> Vec<u8> {

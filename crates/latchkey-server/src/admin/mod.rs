@@ -13,6 +13,7 @@ mod clients;
 mod doctor;
 mod grants;
 mod keys;
+mod providers;
 mod roles;
 mod scopes;
 mod users;
@@ -70,6 +71,9 @@ pub const WRITE_SCOPE: &str = "admin:write";
         scopes::list_scopes,
         scopes::put_scope,
         scopes::delete_scope,
+        providers::list_providers,
+        providers::put_provider,
+        providers::delete_provider,
         roles::list_roles,
         roles::put_role,
         roles::delete_role,
@@ -138,6 +142,11 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
             delete(users::revoke_user_grant),
         )
         .route("/users/{user_id}/revoke-tokens", post(users::revoke_user_tokens))
+        .route("/providers", get(providers::list_providers))
+        .route(
+            "/providers/{id}",
+            put(providers::put_provider).delete(providers::delete_provider),
+        )
         .route("/roles", get(roles::list_roles))
         .route("/roles/{name}", put(roles::put_role).delete(roles::delete_role))
         .route("/users/{user_id}/roles", get(roles::list_user_roles))

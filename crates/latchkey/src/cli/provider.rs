@@ -3,7 +3,7 @@
 use anyhow::bail;
 use clap::Subcommand;
 use latchkey_core::clock::{Clock as _, SystemClock};
-use latchkey_core::federation::{UpstreamProvider, seal_client_secret};
+use latchkey_core::federation::{UpstreamProvider, provider_scopes, seal_client_secret, validate_provider};
 use latchkey_core::mfa::SecretSealer;
 
 use crate::app;
@@ -15,12 +15,19 @@ pub(crate) enum ProviderCommand {
     Add {
         /// Its id in URLs: lowercase letters, digits and dashes (e.g. corp).
         id: String,
+        /// A known provider: google, gitlab, or microsoft (with --tenant); fills in the
+        /// name and issuer.
+        #[arg(long)]
+        preset: Option<String>,
+        /// The Microsoft Entra tenant (directory) id, with --preset microsoft.
+        #[arg(long)]
+        tenant: Option<String>,
         /// The name on the "Continue with" button.
-        #[arg(long)]
-        name: String,
+        #[arg(long, required_unless_present = "preset")]
+        name: Option<String>,
         /// Its issuer identifier (discovery at ISSUER/.well-known/openid-configuration).
-        #[arg(long)]
-        issuer: String,
+        #[arg(long, required_unless_present = "preset")]
+        issuer: Option<String>,
         /// Our client id there; register ISSUER_OF_LATCHKEY/login/upstream/ID/callback as its redirect URI.
         #[arg(long)]
         client_id: String,
@@ -44,50 +51,68 @@ pub(crate) enum ProviderCommand {
     },
 }
 
+/// The name and issuer of a well-known OpenID Connect provider.
+fn preset_of(preset: &str, tenant: Option<&str>) -> anyhow::Result<(&'static str, String)> {
+    Ok(match preset {
+        "google" => ("Google", "https://accounts.google.com".to_owned()),
+        "gitlab" => ("GitLab", "https://gitlab.com".to_owned()),
+        "microsoft" => {
+            // The multi-tenant "common" endpoint's ID tokens name each user's own tenant as
+            // their issuer, which a strict issuer check cannot accept: name one tenant.
+            let Some(tenant) = tenant.filter(|t| {
+                !t.is_empty()
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            }) else {
+                bail!("--preset microsoft needs --tenant with your directory (tenant) id");
+            };
+            (
+                "Microsoft",
+                format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+            )
+        }
+        "github" => bail!(
+            "GitHub signs in with plain OAuth 2.0, not OpenID Connect, which Latchkey does not support as an upstream yet"
+        ),
+        other => bail!("unknown preset {other}: use google, gitlab or microsoft"),
+    })
+}
+
 impl ProviderCommand {
     pub(crate) async fn run(self, settings: &Settings) -> anyhow::Result<()> {
         match self {
             Self::Add {
                 id,
+                preset,
+                tenant,
                 name,
                 issuer,
                 client_id,
                 scopes,
                 ..
             } => {
-                if id.is_empty()
-                    || id.len() > 32
-                    || !id
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                {
-                    bail!("a provider id is 1 to 32 of a-z, 0-9 and '-'");
-                }
-                let parsed =
-                    url::Url::parse(&issuer).map_err(|_| anyhow::anyhow!("--issuer must be a URL"))?;
-                if !matches!(parsed.scheme(), "https" | "http") || issuer.ends_with('/') {
-                    bail!(
-                        "--issuer must be an http(s) URL without a trailing slash, exactly as the provider names itself"
-                    );
-                }
+                let (preset_name, preset_issuer) = match preset.as_deref() {
+                    None => (None, None),
+                    Some(known) => {
+                        let (name, issuer) = preset_of(known, tenant.as_deref())?;
+                        (Some(name.to_owned()), Some(issuer))
+                    }
+                };
+                let Some(name) = name.or(preset_name) else {
+                    bail!("--name is required")
+                };
+                let Some(issuer) = issuer.or(preset_issuer) else {
+                    bail!("--issuer is required")
+                };
                 let name = name.trim().to_owned();
-                if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-                    bail!("--name must be 1 to 64 characters");
-                }
+                validate_provider(&id, &name, &issuer, &client_id).map_err(anyhow::Error::msg)?;
                 let mut secret = String::new();
                 std::io::stdin().read_line(&mut secret)?;
                 let secret = secret.trim_end_matches(['\r', '\n']).to_owned();
                 if secret.is_empty() {
                     bail!("the client secret on standard input is empty");
                 }
-                let mut scopes = if scopes.is_empty() {
-                    vec!["openid".into(), "email".into(), "profile".into()]
-                } else {
-                    scopes
-                };
-                if !scopes.iter().any(|s| s == "openid") {
-                    scopes.insert(0, "openid".into());
-                }
+                let scopes = provider_scopes(&scopes);
                 let opened = app::open(settings).await?;
                 let provider = UpstreamProvider {
                     sealed_secret: seal_client_secret(&SecretSealer::new(&opened.master), &id, &secret),
@@ -95,7 +120,7 @@ impl ProviderCommand {
                     name,
                     issuer,
                     client_id,
-                    scopes: scopes.join(" "),
+                    scopes,
                     created_at: SystemClock.now(),
                 };
                 opened.store.put_provider(&provider).await?;

@@ -29,6 +29,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/admin/v1/users/{user_id}/grants/{client_id}"),
     ("post", "/admin/v1/users/{user_id}/revoke-tokens"),
     ("delete", "/admin/v1/users/{user_id}/mfa"),
+    ("get", "/admin/v1/providers"),
+    ("put", "/admin/v1/providers/{id}"),
+    ("delete", "/admin/v1/providers/{id}"),
     ("get", "/admin/v1/roles"),
     ("put", "/admin/v1/roles/{name}"),
     ("delete", "/admin/v1/roles/{name}"),
@@ -417,6 +420,28 @@ backend_test! {
         assert_eq!(admin.call(Method::DELETE, &mfa, None).await.0, 204);
         assert!(server.store().find_totp(&dana_id).await.unwrap().is_none());
 
+        // Upstream providers: the secret is taken, sealed, and never shown.
+        let (status, provider) = admin
+            .call(Method::PUT, "/admin/v1/providers/corp", Some(json!({
+                "name": "Corp", "issuer": "https://id.corp.example", "client_id": "lk", "client_secret": "s3cret",
+            })))
+            .await;
+        assert_eq!(status, 200, "{provider}");
+        assert_eq!(provider["scopes"], "openid email profile");
+        assert_eq!(provider["redirect_uri"], format!("{}/login/upstream/corp/callback", server.issuer));
+        assert!(!provider.to_string().contains("s3cret"));
+        let (status, problem) = admin
+            .call(Method::PUT, "/admin/v1/providers/corp", Some(json!({
+                "name": "Corp", "issuer": "https://id.corp.example/", "client_id": "lk", "client_secret": "s",
+            })))
+            .await;
+        assert_eq!(status, 400, "{problem}");
+        let listed = admin.get("/admin/v1/providers").await;
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+        assert!(!listed.to_string().contains("s3cret"));
+        assert_eq!(admin.call(Method::DELETE, "/admin/v1/providers/corp", None).await.0, 204);
+        assert_eq!(admin.call(Method::DELETE, "/admin/v1/providers/corp", None).await.0, 404);
+
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let audit = admin.get("/admin/v1/audit?limit=100").await;
         let kinds: Vec<&str> = audit["items"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
@@ -464,6 +489,7 @@ async fn the_openapi_document_describes_every_route_and_only_those() {
             .replace("{grant_id}", "g")
             .replace("{scope}", "s")
             .replace("{name}", "r")
+            .replace("{id}", "p")
             .replace("{kid}", "k");
         let response = server
             .http

@@ -237,6 +237,73 @@ async fn providers_are_managed_from_the_command_line() {
         listed,
         serde_json::json!([{"id": "corp", "name": "Corp", "issuer": "https://id.corp.example", "client_id": "lk", "scopes": "openid email profile"}])
     );
+    let (ok, said) = run(
+        &[
+            "provider",
+            "add",
+            "g",
+            "--preset",
+            "google",
+            "--client-id",
+            "x",
+            "--client-secret-stdin",
+        ],
+        "s\n",
+    );
+    assert!(
+        ok && said.contains("Google at https://accounts.google.com"),
+        "{said}"
+    );
+    let (ok, said) = run(
+        &[
+            "provider",
+            "add",
+            "m",
+            "--preset",
+            "microsoft",
+            "--client-id",
+            "x",
+            "--client-secret-stdin",
+        ],
+        "s\n",
+    );
+    assert!(!ok && said.contains("--tenant"), "{said}");
+    let (ok, said) = run(
+        &[
+            "provider",
+            "add",
+            "m",
+            "--preset",
+            "microsoft",
+            "--tenant",
+            "contoso.onmicrosoft.com",
+            "--client-id",
+            "x",
+            "--client-secret-stdin",
+        ],
+        "s\n",
+    );
+    assert!(
+        ok && said.contains("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0"),
+        "{said}"
+    );
+    let (ok, said) = run(
+        &[
+            "provider",
+            "add",
+            "gh",
+            "--preset",
+            "github",
+            "--client-id",
+            "x",
+            "--client-secret-stdin",
+        ],
+        "s\n",
+    );
+    assert!(!ok && said.contains("plain OAuth 2.0"), "{said}");
+    for id in ["g", "m"] {
+        assert!(run(&["provider", "delete", id], "").0);
+    }
     assert!(run(&["provider", "delete", "corp"], "").0);
     let (ok, said) = run(&["provider", "delete", "corp"], "");
     assert!(!ok && said.contains("no provider corp"), "{said}");

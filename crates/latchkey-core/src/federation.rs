@@ -102,6 +102,33 @@ pub fn provider_scopes(given: &[String]) -> String {
     scopes.join(" ")
 }
 
+/// The name and issuer of a well-known OpenID Connect provider: `google`, `gitlab`, or
+/// `microsoft` with a tenant (the multi-tenant endpoint's ID tokens name each user's own
+/// tenant as issuer, which a strict issuer check cannot accept).
+pub fn preset(name: &str, tenant: Option<&str>) -> Result<(&'static str, String), &'static str> {
+    match name {
+        "google" => Ok(("Google", "https://accounts.google.com".to_owned())),
+        "gitlab" => Ok(("GitLab", "https://gitlab.com".to_owned())),
+        "microsoft" => match tenant.filter(|t| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        }) {
+            Some(tenant) => Ok((
+                "Microsoft",
+                format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+            )),
+            None => {
+                Err("the microsoft preset needs --tenant (tenant in a file) with your directory (tenant) id")
+            }
+        },
+        "github" => Err(
+            "GitHub signs in with plain OAuth 2.0, not OpenID Connect, which Latchkey does not support as an upstream yet",
+        ),
+        _ => Err("unknown preset: use google, gitlab or microsoft"),
+    }
+}
+
 /// Seals a provider's client secret for storage (`sealer` is the context's, or one made
 /// from the master key).
 pub fn seal_client_secret(sealer: &crate::mfa::SecretSealer, provider_id: &str, secret: &str) -> Vec<u8> {

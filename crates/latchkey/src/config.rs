@@ -158,6 +158,98 @@ struct FileSettings {
     token_rate_limit: Option<u32>,
     login_rate_limit: Option<u32>,
     log_format: Option<String>,
+    #[serde(default)]
+    providers: Vec<FileProvider>,
+}
+
+/// An upstream provider in the TOML file (`[[providers]]`); its client secret comes from
+/// the environment variable `client_secret_env` names, never from the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileProvider {
+    id: String,
+    preset: Option<String>,
+    tenant: Option<String>,
+    name: Option<String>,
+    issuer: Option<String>,
+    client_id: String,
+    client_secret_env: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// An upstream provider from the settings file, ready to store.
+#[derive(Clone)]
+pub struct ProviderSetting {
+    /// Its id.
+    pub id: String,
+    /// Its button name.
+    pub name: String,
+    /// Its issuer.
+    pub issuer: String,
+    /// Our client id there.
+    pub client_id: String,
+    /// Our client secret there (from the environment).
+    pub client_secret: String,
+    /// The scopes to ask for.
+    pub scopes: String,
+}
+
+impl std::fmt::Debug for ProviderSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderSetting")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileProvider {
+    fn resolve(self) -> anyhow::Result<ProviderSetting> {
+        let context = || format!("LATCHKEY_CONFIG: [[providers]] {}", self.id);
+        let (preset_name, preset_issuer) = match self.preset.as_deref() {
+            Some(known) => {
+                let (name, issuer) = latchkey_core::federation::preset(known, self.tenant.as_deref())
+                    .map_err(anyhow::Error::msg)
+                    .with_context(context)?;
+                (Some(name.to_owned()), Some(issuer))
+            }
+            None => (None, None),
+        };
+        let name = self
+            .name
+            .clone()
+            .or(preset_name)
+            .with_context(|| format!("{}: name is missing", context()))?;
+        let issuer = self
+            .issuer
+            .clone()
+            .or(preset_issuer)
+            .with_context(|| format!("{}: issuer is missing", context()))?;
+        let name = name.trim().to_owned();
+        latchkey_core::federation::validate_provider(&self.id, &name, &issuer, &self.client_id)
+            .map_err(anyhow::Error::msg)
+            .with_context(context)?;
+        let client_secret = std::env::var(&self.client_secret_env)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .with_context(|| {
+                format!(
+                    "{}: the environment variable {} is not set",
+                    context(),
+                    self.client_secret_env
+                )
+            })?;
+        Ok(ProviderSetting {
+            scopes: latchkey_core::federation::provider_scopes(&self.scopes),
+            id: self.id,
+            name,
+            issuer,
+            client_id: self.client_id,
+            client_secret,
+        })
+    }
 }
 
 /// A duration in a file: seconds as a number, or text like "15m".
@@ -235,6 +327,8 @@ pub struct Settings {
     pub login_rate_limit: u32,
     /// Log format.
     pub log_format: LogFormat,
+    /// Upstream providers from the settings file (stored at `serve`).
+    pub providers: Vec<ProviderSetting>,
 }
 
 /// The default database: an embedded SQLite file in the working directory.
@@ -243,10 +337,18 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://latchkey.db";
 impl Settings {
     /// Merges flags and environment with the TOML file and defaults, and validates.
     pub fn resolve(args: &SettingsArgs) -> anyhow::Result<Self> {
-        let file = match &args.config {
+        let mut file = match &args.config {
             Some(path) => read_file(path)?,
             None => FileSettings::default(),
         };
+        let mut providers: Vec<ProviderSetting> = Vec::new();
+        for provider in std::mem::take(&mut file.providers) {
+            let resolved = provider.resolve()?;
+            if providers.iter().any(|p| p.id == resolved.id) {
+                bail!("LATCHKEY_CONFIG: [[providers]] {} appears twice", resolved.id);
+            }
+            providers.push(resolved);
+        }
         let duration = |name: &str, flag: &Option<String>, from_file: Option<DurationText>, default: u64| {
             let text = flag.clone().or_else(|| from_file.map(DurationText::into_text));
             match text {
@@ -352,6 +454,7 @@ impl Settings {
             token_rate_limit: args.token_rate_limit.or(file.token_rate_limit).unwrap_or(1_000),
             login_rate_limit: args.login_rate_limit.or(file.login_rate_limit).unwrap_or(30),
             log_format,
+            providers,
         };
         settings.validate()?;
         Ok(settings)

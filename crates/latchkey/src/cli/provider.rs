@@ -51,33 +51,6 @@ pub(crate) enum ProviderCommand {
     },
 }
 
-/// The name and issuer of a well-known OpenID Connect provider.
-fn preset_of(preset: &str, tenant: Option<&str>) -> anyhow::Result<(&'static str, String)> {
-    Ok(match preset {
-        "google" => ("Google", "https://accounts.google.com".to_owned()),
-        "gitlab" => ("GitLab", "https://gitlab.com".to_owned()),
-        "microsoft" => {
-            // The multi-tenant "common" endpoint's ID tokens name each user's own tenant as
-            // their issuer, which a strict issuer check cannot accept: name one tenant.
-            let Some(tenant) = tenant.filter(|t| {
-                !t.is_empty()
-                    && t.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-            }) else {
-                bail!("--preset microsoft needs --tenant with your directory (tenant) id");
-            };
-            (
-                "Microsoft",
-                format!("https://login.microsoftonline.com/{tenant}/v2.0"),
-            )
-        }
-        "github" => bail!(
-            "GitHub signs in with plain OAuth 2.0, not OpenID Connect, which Latchkey does not support as an upstream yet"
-        ),
-        other => bail!("unknown preset {other}: use google, gitlab or microsoft"),
-    })
-}
-
 impl ProviderCommand {
     pub(crate) async fn run(self, settings: &Settings) -> anyhow::Result<()> {
         match self {
@@ -94,7 +67,8 @@ impl ProviderCommand {
                 let (preset_name, preset_issuer) = match preset.as_deref() {
                     None => (None, None),
                     Some(known) => {
-                        let (name, issuer) = preset_of(known, tenant.as_deref())?;
+                        let (name, issuer) = latchkey_core::federation::preset(known, tenant.as_deref())
+                            .map_err(anyhow::Error::msg)?;
                         (Some(name.to_owned()), Some(issuer))
                     }
                 };

@@ -28,6 +28,20 @@ pub(crate) async fn run(settings: &Settings) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // Providers from the settings file are stored (added or replaced) at every start.
+    let sealer = latchkey_core::mfa::SecretSealer::new(&opened.master);
+    for p in &settings.providers {
+        let provider = latchkey_core::federation::UpstreamProvider {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            issuer: p.issuer.clone(),
+            client_id: p.client_id.clone(),
+            sealed_secret: latchkey_core::federation::seal_client_secret(&sealer, &p.id, &p.client_secret),
+            scopes: p.scopes.clone(),
+            created_at: latchkey_core::Clock::now(&SystemClock),
+        };
+        opened.store.put_provider(&provider).await?;
+    }
     let mut config = settings.auth_config(bound);
     config.deployment.master_key_beside_database = opened.master_key_beside_database;
     let issuer = config.issuer.clone();

@@ -308,3 +308,69 @@ async fn providers_are_managed_from_the_command_line() {
     let (ok, said) = run(&["provider", "delete", "corp"], "");
     assert!(!ok && said.contains("no provider corp"), "{said}");
 }
+
+#[tokio::test]
+async fn providers_in_the_settings_file_are_stored_at_start_with_their_secret_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("latchkey.db").display());
+    let config = dir.path().join("latchkey.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[providers]]
+id = "corp"
+name = "Corp"
+issuer = "https://id.corp.example"
+client_id = "lk"
+client_secret_env = "CORP_CLIENT_SECRET"
+
+[[providers]]
+id = "google"
+preset = "google"
+client_id = "lk-google"
+client_secret_env = "GOOGLE_CLIENT_SECRET"
+scopes = ["email"]
+"#,
+    )
+    .unwrap();
+    let config_arg = config.display().to_string();
+    let port = crate::support::free_port();
+    let env = [
+        ("CORP_CLIENT_SECRET", "corp-s3cret"),
+        ("GOOGLE_CLIENT_SECRET", "google-s3cret"),
+    ];
+    let server = crate::support::serve(&url, port, &["--config", &config_arg], &env);
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    crate::support::wait_until_up(&http, &base).await;
+    let login = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        login.contains("Continue with Corp") && login.contains("Continue with Google"),
+        "{login}"
+    );
+    drop(server);
+    let listed = crate::support::latchkey()
+        .args(["provider", "list", "--json", "--database-url", &url])
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[1]["issuer"], "https://accounts.google.com");
+    assert_eq!(listed[1]["scopes"], "openid email");
+    assert!(!listed.to_string().contains("s3cret"));
+
+    // A secret missing from the environment stops the start, saying which.
+    let refused = crate::support::latchkey()
+        .args(["serve", "--config", &config_arg, "--database-url", &url])
+        .env("CORP_CLIENT_SECRET", "x")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("GOOGLE_CLIENT_SECRET"));
+}

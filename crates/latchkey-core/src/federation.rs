@@ -37,10 +37,117 @@ pub struct UpstreamProvider {
     pub client_id: String,
     /// Our client secret there, sealed with the master key.
     pub sealed_secret: Vec<u8>,
-    /// The scopes we ask for, space-separated (`openid` among them).
+    /// The scopes we ask for, space-separated (`openid` among them for OpenID Connect).
     pub scopes: String,
+    /// For a plain OAuth 2.0 server (no ID token): its endpoints and where its user-info
+    /// answer keeps the user's id, e-mail and names. `None` for OpenID Connect.
+    pub oauth2: Option<PlainOAuth>,
     /// When it was added.
     pub created_at: Timestamp,
+}
+
+/// A plain OAuth 2.0 upstream (such as GitHub): no discovery and no ID token; who signed
+/// in is read from its user-info endpoint with the access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlainOAuth {
+    /// Its authorization endpoint.
+    pub authorize_url: String,
+    /// Its token endpoint.
+    pub token_url: String,
+    /// Its user-info endpoint (a JSON object about the user).
+    pub userinfo_url: String,
+    /// The member holding the user's stable id (a string or a number), e.g. `id`.
+    #[serde(default = "default_subject_field")]
+    pub subject_field: String,
+    /// The member holding the e-mail address.
+    #[serde(default = "default_email_field")]
+    pub email_field: String,
+    /// The member holding the username.
+    #[serde(default = "default_username_field")]
+    pub username_field: String,
+    /// The member holding the display name.
+    #[serde(default = "default_name_field")]
+    pub name_field: String,
+}
+
+fn default_subject_field() -> String {
+    "sub".into()
+}
+fn default_email_field() -> String {
+    "email".into()
+}
+fn default_username_field() -> String {
+    "preferred_username".into()
+}
+fn default_name_field() -> String {
+    "name".into()
+}
+
+impl PlainOAuth {
+    /// GitHub's endpoints and members.
+    pub fn github() -> Self {
+        Self {
+            authorize_url: "https://github.com/login/oauth/authorize".into(),
+            token_url: "https://github.com/login/oauth/access_token".into(),
+            userinfo_url: "https://api.github.com/user".into(),
+            subject_field: "id".into(),
+            email_field: "email".into(),
+            username_field: "login".into(),
+            name_field: "name".into(),
+        }
+    }
+
+    /// Who the user-info answer says signed in.
+    pub fn identity(
+        &self,
+        info: &Map<String, Value>,
+        provider_name: &str,
+    ) -> Result<UpstreamIdentity, FederationError> {
+        let subject = match info.get(&self.subject_field) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        if subject.is_empty() || subject.len() > 255 {
+            return Err(FederationError::Invalid(
+                provider_name.to_owned(),
+                "no user id in its user-info answer",
+            ));
+        }
+        let short = |name: &str, max: usize| {
+            info.get(name)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty() && v.len() <= max)
+                .map(str::to_owned)
+        };
+        Ok(UpstreamIdentity {
+            subject,
+            email: short(&self.email_field, 254),
+            preferred_username: short(&self.username_field, 64),
+            name: short(&self.name_field, 200),
+        })
+    }
+
+    /// Checks the endpoints are http(s) URLs and the members named.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let url_ok = |u: &str| url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+        if !(url_ok(&self.authorize_url) && url_ok(&self.token_url) && url_ok(&self.userinfo_url)) {
+            return Err("the OAuth 2.0 endpoints must be http(s) URLs");
+        }
+        if [
+            &self.subject_field,
+            &self.email_field,
+            &self.username_field,
+            &self.name_field,
+        ]
+        .iter()
+        .any(|f| f.is_empty() || f.len() > 64)
+        {
+            return Err("the user-info member names must be 1 to 64 characters");
+        }
+        Ok(())
+    }
 }
 
 /// An upstream identity linked to a local user.
@@ -102,9 +209,10 @@ pub fn provider_scopes(given: &[String]) -> String {
     scopes.join(" ")
 }
 
-/// The name and issuer of a well-known OpenID Connect provider: `google`, `gitlab`, or
-/// `microsoft` with a tenant (the multi-tenant endpoint's ID tokens name each user's own
-/// tenant as issuer, which a strict issuer check cannot accept).
+/// The name and issuer of a well-known provider: `google`, `gitlab`, `microsoft` with a
+/// tenant (the multi-tenant endpoint's ID tokens name each user's own tenant as issuer,
+/// which a strict issuer check cannot accept), or `github` (plain OAuth 2.0: see
+/// [`preset_oauth2`]).
 pub fn preset(name: &str, tenant: Option<&str>) -> Result<(&'static str, String), &'static str> {
     match name {
         "google" => Ok(("Google", "https://accounts.google.com".to_owned())),
@@ -122,11 +230,14 @@ pub fn preset(name: &str, tenant: Option<&str>) -> Result<(&'static str, String)
                 Err("the microsoft preset needs --tenant (tenant in a file) with your directory (tenant) id")
             }
         },
-        "github" => Err(
-            "GitHub signs in with plain OAuth 2.0, not OpenID Connect, which Latchkey does not support as an upstream yet",
-        ),
-        _ => Err("unknown preset: use google, gitlab or microsoft"),
+        "github" => Ok(("GitHub", "https://github.com".to_owned())),
+        _ => Err("unknown preset: use google, gitlab, microsoft or github"),
     }
+}
+
+/// The plain OAuth 2.0 settings and scopes of a preset that needs them (`github`).
+pub fn preset_oauth2(name: &str) -> Option<(PlainOAuth, &'static str)> {
+    (name == "github").then(|| (PlainOAuth::github(), "read:user user:email"))
 }
 
 /// Seals a provider's client secret for storage (`sealer` is the context's, or one made
@@ -493,6 +604,7 @@ mod tests {
             client_id: "c1".into(),
             sealed_secret: Vec::new(),
             scopes: "openid email".into(),
+            oauth2: None,
             created_at: Timestamp::from_secs(0),
         }
     }
@@ -520,6 +632,26 @@ mod tests {
             c["azp"] = json!("c1");
         });
         assert!(check_id_token(&many, &provider(), "n-1", NOW).is_ok());
+    }
+
+    #[test]
+    fn plain_oauth_identities_come_from_the_mapped_members() {
+        let github = PlainOAuth::github();
+        let info = json!({"id": 583231, "login": "octocat", "email": null, "name": "The Octocat"});
+        let id = github.identity(info.as_object().unwrap(), "GitHub").unwrap();
+        assert_eq!(id.subject, "583231");
+        assert_eq!(
+            (id.preferred_username.as_deref(), id.email, id.name.as_deref()),
+            (Some("octocat"), None, Some("The Octocat"))
+        );
+        let nobody = json!({"login": "octocat"});
+        assert!(github.identity(nobody.as_object().unwrap(), "GitHub").is_err());
+        assert!(github.validate().is_ok());
+        let bad = PlainOAuth {
+            token_url: "javascript:alert(1)".into(),
+            ..PlainOAuth::github()
+        };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -1127,6 +1127,7 @@ async fn upstream_identities_link_by_issuer_and_subject(store: &dyn Store) {
         client_id: "c1".into(),
         sealed_secret: vec![1, 2, 3],
         scopes: "openid email".into(),
+        oauth2: (name == "Corp SSO").then(latchkey_core::federation::PlainOAuth::github),
         created_at: Timestamp::from_secs(10),
     };
     store.put_provider(&provider("Corp")).await.unwrap();

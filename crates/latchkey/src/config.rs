@@ -176,6 +176,8 @@ struct FileProvider {
     client_secret_env: String,
     #[serde(default)]
     scopes: Vec<String>,
+    /// A plain OAuth 2.0 server's endpoints and user-info members.
+    oauth2: Option<latchkey_core::federation::PlainOAuth>,
 }
 
 /// An upstream provider from the settings file, ready to store.
@@ -193,6 +195,8 @@ pub struct ProviderSetting {
     pub client_secret: String,
     /// The scopes to ask for.
     pub scopes: String,
+    /// A plain OAuth 2.0 server's settings.
+    pub oauth2: Option<latchkey_core::federation::PlainOAuth>,
 }
 
 impl std::fmt::Debug for ProviderSetting {
@@ -241,8 +245,25 @@ impl FileProvider {
                     self.client_secret_env
                 )
             })?;
+        let preset_oauth2 = self
+            .preset
+            .as_deref()
+            .and_then(latchkey_core::federation::preset_oauth2);
+        let (oauth2, scopes) = match (self.oauth2, preset_oauth2) {
+            (Some(plain), _) => {
+                plain
+                    .validate()
+                    .map_err(anyhow::Error::msg)
+                    .with_context(context)?;
+                (Some(plain), self.scopes.join(" "))
+            }
+            (None, Some((plain, default))) if self.scopes.is_empty() => (Some(plain), default.to_owned()),
+            (None, Some((plain, _))) => (Some(plain), self.scopes.join(" ")),
+            (None, None) => (None, latchkey_core::federation::provider_scopes(&self.scopes)),
+        };
         Ok(ProviderSetting {
-            scopes: latchkey_core::federation::provider_scopes(&self.scopes),
+            scopes,
+            oauth2,
             id: self.id,
             name,
             issuer,

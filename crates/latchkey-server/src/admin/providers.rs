@@ -4,7 +4,9 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use latchkey_core::federation::{UpstreamProvider, provider_scopes, seal_client_secret, validate_provider};
+use latchkey_core::federation::{
+    PlainOAuth, UpstreamProvider, provider_scopes, seal_client_secret, validate_provider,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -33,6 +35,11 @@ pub(crate) struct ProviderBody {
     client_secret: String,
     #[serde(default)]
     scopes: Vec<String>,
+    /// For a plain OAuth 2.0 server: `authorize_url`, `token_url`, `userinfo_url`, and the
+    /// user-info members `subject_field`, `email_field`, `username_field`, `name_field`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    oauth2: Option<PlainOAuth>,
 }
 
 fn info(app: &AppState, p: UpstreamProvider) -> ProviderInfo {
@@ -66,6 +73,11 @@ pub(crate) async fn put_provider(
     let name = body.name.trim().to_owned();
     validate_provider(&id, &name, &body.issuer, &body.client_id)
         .map_err(|why| Problem::new(StatusCode::BAD_REQUEST, why))?;
+    if let Some(plain) = &body.oauth2 {
+        plain
+            .validate()
+            .map_err(|why| Problem::new(StatusCode::BAD_REQUEST, why))?;
+    }
     if body.client_secret.is_empty() || body.client_secret.len() > 1024 {
         return Err(Problem::new(
             StatusCode::BAD_REQUEST,
@@ -78,7 +90,12 @@ pub(crate) async fn put_provider(
         name,
         issuer: body.issuer,
         client_id: body.client_id,
-        scopes: provider_scopes(&body.scopes),
+        scopes: if body.oauth2.is_some() {
+            body.scopes.join(" ")
+        } else {
+            provider_scopes(&body.scopes)
+        },
+        oauth2: body.oauth2,
         created_at: app.now(),
     };
     app.store.put_provider(&provider).await?;

@@ -86,24 +86,23 @@ async fn start(
     return_to: &str,
     link_to: Option<&UserId>,
 ) -> Response {
-    let metadata = match metadata(provider).await {
-        Ok(metadata) => metadata,
-        Err(why) => {
-            return error_page(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "Signing in with {} is not possible right now: {why}.",
-                    provider.name
-                ),
-            );
-        }
+    let endpoint = match &provider.oauth2 {
+        Some(plain) => plain.authorize_url.clone(),
+        None => match metadata(provider).await {
+            Ok(metadata) => metadata.authorization_endpoint,
+            Err(why) => {
+                return error_page(
+                    StatusCode::BAD_GATEWAY,
+                    format!(
+                        "Signing in with {} is not possible right now: {why}.",
+                        provider.name
+                    ),
+                );
+            }
+        },
     };
     let flow = Flow::new(&provider.id, return_to, link_to, app.now());
-    let Some(url) = flow.authorization_url(
-        &metadata.authorization_endpoint,
-        provider,
-        &callback_uri(app, provider),
-    ) else {
+    let Some(url) = flow.authorization_url(&endpoint, provider, &callback_uri(app, provider)) else {
         return error_page(
             StatusCode::BAD_GATEWAY,
             "The provider's authorization endpoint is not a URL.",
@@ -206,24 +205,14 @@ pub(crate) async fn callback(
     let Some(code) = query.code else {
         return error_page(StatusCode::BAD_REQUEST, "The provider sent no code.");
     };
-    let redeemed = match redeem(&app, &provider, &flow, &code).await {
-        Ok(redeemed) => redeemed,
-        Err(why) => return refused(&FederationError::Invalid(provider.name.clone(), why)),
+    let identity = match &provider.oauth2 {
+        Some(plain) => plain_identity(&app, &provider, plain, &flow, &code).await,
+        None => oidc_identity(&app, &provider, &flow, &code, now).await,
     };
-    let mut identity = match federation::check_id_token(&redeemed.claims, &provider, &flow.nonce, now) {
+    let identity = match identity {
         Ok(identity) => identity,
         Err(error) => return refused(&error),
     };
-    // What the ID token leaves out (e-mail, username), the user-info endpoint may say.
-    if identity.email.is_none() || identity.preferred_username.is_none() {
-        if let (Some(endpoint), Some(token)) = (&redeemed.userinfo_endpoint, &redeemed.access_token) {
-            if let Ok(answer) = http().get(endpoint).bearer_auth(token).send().await {
-                if let Ok(Value::Object(info)) = answer.json::<Value>().await {
-                    identity.fill_from_userinfo(&info);
-                }
-            }
-        }
-    }
     let link_to = flow.link_to.as_deref().map(UserId::new);
     let user = match federation::resolve(&app, &provider, &identity, link_to.as_ref(), now).await {
         Ok(Ok(user)) => user,
@@ -267,6 +256,101 @@ fn refused(error: &FederationError) -> Response {
     error_page(status, format!("Signing in did not work: {error}."))
 }
 
+/// An OpenID Connect upstream: redeem the code, verify the ID token, and fill gaps from
+/// user-info for the same subject.
+async fn oidc_identity(
+    app: &AppState,
+    provider: &UpstreamProvider,
+    flow: &Flow,
+    code: &str,
+    now: latchkey_core::Timestamp,
+) -> Result<federation::UpstreamIdentity, FederationError> {
+    let redeemed = redeem(app, provider, flow, code)
+        .await
+        .map_err(|why| FederationError::Invalid(provider.name.clone(), why))?;
+    let mut identity = federation::check_id_token(&redeemed.claims, provider, &flow.nonce, now)?;
+    // What the ID token leaves out (e-mail, username), the user-info endpoint may say.
+    if identity.email.is_none() || identity.preferred_username.is_none() {
+        if let (Some(endpoint), Some(token)) = (&redeemed.userinfo_endpoint, &redeemed.access_token) {
+            if let Some(info) = user_info(endpoint, token).await {
+                identity.fill_from_userinfo(&info);
+            }
+        }
+    }
+    Ok(identity)
+}
+
+/// A plain OAuth 2.0 upstream: redeem the code, then ask its user-info endpoint who it is.
+async fn plain_identity(
+    app: &AppState,
+    provider: &UpstreamProvider,
+    plain: &federation::PlainOAuth,
+    flow: &Flow,
+    code: &str,
+) -> Result<federation::UpstreamIdentity, FederationError> {
+    let bad = |why| FederationError::Invalid(provider.name.clone(), why);
+    let tokens = exchange(app, provider, &plain.token_url, flow, code)
+        .await
+        .map_err(bad)?;
+    let token = tokens
+        .get("access_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("it sent no access token"))?;
+    let info = user_info(&plain.userinfo_url, token)
+        .await
+        .ok_or_else(|| bad("its user-info answer is not usable"))?;
+    plain.identity(&info, &provider.name)
+}
+
+async fn user_info(endpoint: &str, token: &str) -> Option<serde_json::Map<String, Value>> {
+    let answer = http()
+        .get(endpoint)
+        .bearer_auth(token)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .header(reqwest::header::USER_AGENT, "Latchkey")
+        .send()
+        .await
+        .ok()?;
+    if !answer.status().is_success() {
+        return None;
+    }
+    match answer.json::<Value>().await.ok()? {
+        Value::Object(info) => Some(info),
+        _ => None,
+    }
+}
+
+/// The token request (client_secret_basic, PKCE), answered in JSON.
+async fn exchange(
+    app: &AppState,
+    provider: &UpstreamProvider,
+    token_url: &str,
+    flow: &Flow,
+    code: &str,
+) -> Result<Value, &'static str> {
+    let secret = provider
+        .client_secret(app)
+        .map_err(|_| "our client secret for it cannot be read")?;
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let answer = http()
+        .post(token_url)
+        .basic_auth(encode(&provider.client_id), Some(encode(&secret)))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &callback_uri(app, provider)),
+            ("code_verifier", &flow.verifier),
+        ])
+        .send()
+        .await
+        .map_err(|_| "its token endpoint is unreachable")?;
+    if !answer.status().is_success() {
+        return Err("it refused the code");
+    }
+    answer.json().await.map_err(|_| "its token response is not JSON")
+}
+
 /// A redeemed code: the ID token's verified claims, and what reaches user-info.
 struct Redeemed {
     claims: serde_json::Map<String, Value>,
@@ -283,29 +367,7 @@ async fn redeem(
     code: &str,
 ) -> Result<Redeemed, &'static str> {
     let metadata = metadata(provider).await?;
-    let secret = provider
-        .client_secret(app)
-        .map_err(|_| "our client secret for it cannot be read")?;
-    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let answer = http()
-        .post(&metadata.token_endpoint)
-        .basic_auth(encode(&provider.client_id), Some(encode(&secret)))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", &callback_uri(app, provider)),
-            ("code_verifier", &flow.verifier),
-        ])
-        .send()
-        .await
-        .map_err(|_| "its token endpoint is unreachable")?;
-    if !answer.status().is_success() {
-        return Err("it refused the code");
-    }
-    let tokens: Value = answer
-        .json()
-        .await
-        .map_err(|_| "its token response is not JSON")?;
+    let tokens = exchange(app, provider, &metadata.token_endpoint, flow, code).await?;
     let id_token = tokens
         .get("id_token")
         .and_then(Value::as_str)

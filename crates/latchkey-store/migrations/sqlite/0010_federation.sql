@@ -1,4 +1,5 @@
--- Upstream identity providers (OpenID Connect issuers users may sign in through) and the
+-- Upstream identity providers (OpenID Connect issuers, or plain OAuth 2.0 servers with a
+-- user-info endpoint, users may sign in through) and the
 -- upstream identities linked to local users, by issuer and subject (never by e-mail).
 CREATE TABLE upstream_providers (
     id            TEXT PRIMARY KEY,
@@ -7,6 +8,7 @@ CREATE TABLE upstream_providers (
     client_id     TEXT NOT NULL,
     sealed_secret BLOB NOT NULL,   -- the client secret, sealed with the master key
     scopes        TEXT NOT NULL,
+    oauth2        TEXT,            -- plain OAuth 2.0: endpoints and claim mapping (JSON); NULL for OpenID Connect
     created_at    INTEGER NOT NULL
 ) STRICT;
 

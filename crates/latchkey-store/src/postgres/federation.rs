@@ -18,6 +18,10 @@ fn provider(row: &PgRow) -> Result<UpstreamProvider, StoreError> {
         client_id: column(row, "client_id")?,
         sealed_secret: column(row, "sealed_secret")?,
         scopes: column(row, "scopes")?,
+        oauth2: column::<Option<String>>(row, "oauth2")?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("upstream_providers.oauth2: {e}")))?,
         created_at: Timestamp::from_secs(column(row, "created_at")?),
     })
 }
@@ -33,16 +37,17 @@ fn identity(row: &PgRow) -> Result<LinkedIdentity, StoreError> {
 }
 
 const PROVIDER_COLUMNS: &str =
-    "SELECT id, name, issuer, client_id, sealed_secret, scopes, created_at FROM upstream_providers";
+    "SELECT id, name, issuer, client_id, sealed_secret, scopes, oauth2, created_at FROM upstream_providers";
 
 #[async_trait]
 impl FederationStore for PostgresStore {
     async fn put_provider(&self, p: &UpstreamProvider) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO upstream_providers (id, name, issuer, client_id, sealed_secret, scopes, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO upstream_providers (id, name, issuer, client_id, sealed_secret, scopes, oauth2, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, issuer = excluded.issuer,
-                 client_id = excluded.client_id, sealed_secret = excluded.sealed_secret, scopes = excluded.scopes",
+                 client_id = excluded.client_id, sealed_secret = excluded.sealed_secret, scopes = excluded.scopes,
+                 oauth2 = excluded.oauth2",
         )
         .bind(&p.id)
         .bind(&p.name)
@@ -50,6 +55,7 @@ impl FederationStore for PostgresStore {
         .bind(&p.client_id)
         .bind(&p.sealed_secret)
         .bind(&p.scopes)
+        .bind(p.oauth2.as_ref().and_then(|o| serde_json::to_string(o).ok()))
         .bind(p.created_at.as_secs())
         .execute(&self.pool)
         .await

@@ -15,8 +15,8 @@ pub(crate) enum ProviderCommand {
     Add {
         /// Its id in URLs: lowercase letters, digits and dashes (e.g. corp).
         id: String,
-        /// A known provider: google, gitlab, or microsoft (with --tenant); fills in the
-        /// name and issuer.
+        /// A known provider: google, gitlab, microsoft (with --tenant) or github (plain
+        /// OAuth 2.0); fills in the name, issuer and endpoints.
         #[arg(long)]
         preset: Option<String>,
         /// The Microsoft Entra tenant (directory) id, with --preset microsoft.
@@ -86,7 +86,14 @@ impl ProviderCommand {
                 if secret.is_empty() {
                     bail!("the client secret on standard input is empty");
                 }
-                let scopes = provider_scopes(&scopes);
+                let oauth2 = preset
+                    .as_deref()
+                    .and_then(latchkey_core::federation::preset_oauth2);
+                let scopes = match &oauth2 {
+                    Some((_, default)) if scopes.is_empty() => (*default).to_owned(),
+                    Some(_) => scopes.join(" "),
+                    None => provider_scopes(&scopes),
+                };
                 let opened = app::open(settings).await?;
                 let provider = UpstreamProvider {
                     sealed_secret: seal_client_secret(&SecretSealer::new(&opened.master), &id, &secret),
@@ -95,6 +102,7 @@ impl ProviderCommand {
                     issuer,
                     client_id,
                     scopes,
+                    oauth2: oauth2.map(|(plain, _)| plain),
                     created_at: SystemClock.now(),
                 };
                 opened.store.put_provider(&provider).await?;

@@ -38,6 +38,7 @@ pub(crate) async fn run(settings: &Settings) -> anyhow::Result<()> {
             client_id: p.client_id.clone(),
             sealed_secret: latchkey_core::federation::seal_client_secret(&sealer, &p.id, &p.client_secret),
             scopes: p.scopes.clone(),
+            oauth2: p.oauth2.clone(),
             created_at: latchkey_core::Clock::now(&SystemClock),
         };
         opened.store.put_provider(&provider).await?;

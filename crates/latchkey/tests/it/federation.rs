@@ -34,6 +34,7 @@ async fn pair(backend: crate::support::Backend) -> (TestServer, TestServer) {
         client_id: client.id.clone(),
         sealed_secret: seal_client_secret(&SecretSealer::new(local.master()), "up", &client.secret),
         scopes: "openid email profile".into(),
+        oauth2: None,
         created_at: latchkey_core::Timestamp::from_secs(1_700_000_000),
     };
     local.store().put_provider(&provider).await.unwrap();
@@ -300,8 +301,10 @@ async fn providers_are_managed_from_the_command_line() {
         ],
         "s\n",
     );
-    assert!(!ok && said.contains("plain OAuth 2.0"), "{said}");
-    for id in ["g", "m"] {
+    assert!(ok && said.contains("GitHub at https://github.com"), "{said}");
+    let listed = run(&["provider", "list", "--json"], "").1;
+    assert!(listed.contains(r#""scopes": "read:user user:email""#), "{listed}");
+    for id in ["g", "m", "gh"] {
         assert!(run(&["provider", "delete", id], "").0);
     }
     assert!(run(&["provider", "delete", "corp"], "").0);
@@ -373,4 +376,37 @@ scopes = ["email"]
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("GOOGLE_CLIENT_SECRET"));
+}
+
+backend_test! {
+    async fn a_plain_oauth2_upstream_signs_in_through_its_user_info(backend) {
+        // The upstream Latchkey used as a plain OAuth 2.0 server: no discovery, no ID token,
+        // the user read from its user-info endpoint with the access token.
+        let (upstream, local) = pair(backend.clone()).await;
+        let mut provider = local.store().find_provider("up").await.unwrap().unwrap();
+        provider.name = "Plain".into();
+        provider.oauth2 = Some(latchkey_core::federation::PlainOAuth {
+            authorize_url: format!("{}/oauth2/authorize", upstream.base),
+            token_url: format!("{}/oauth2/token", upstream.base),
+            userinfo_url: format!("{}/oauth2/userinfo", upstream.base),
+            subject_field: "sub".into(),
+            email_field: "email".into(),
+            username_field: "preferred_username".into(),
+            name_field: "name".into(),
+        });
+        local.store().put_provider(&provider).await.unwrap();
+        let browser = Browser::new();
+        let start = browser.get(&local.url("/login/upstream/up?return_to=%2Faccount")).await;
+        let callback = at_upstream(&upstream, &browser, &start).await;
+        let done = browser.get(&callback).await;
+        assert_eq!(done.status, 303, "{}", done.html);
+        let account = browser.get(&local.url("/account")).await;
+        assert!(account.html.contains("Signed in as ursula"), "{}", account.html);
+        assert!(account.html.contains("<strong>Plain</strong>"));
+        let users = local.store().list_users().await.unwrap();
+        assert_eq!(users[0].email.as_deref(), Some("ursula@example.com"));
+        let identities = local.store().list_identities(&users[0].id).await.unwrap();
+        let upstream_sub = upstream.store().find_user_by_username("ursula").await.unwrap().unwrap().0.id;
+        assert_eq!(identities[0].subject, upstream_sub.as_str(), "linked by the upstream's id");
+    }
 }

@@ -3,8 +3,10 @@
 //! the ID token against the upstream's JWKS, and links identities by issuer and subject:
 //! the first sign-in creates a user; the e-mail of an existing account is never taken over
 //! (linking needs that account signed in); a tampered `state` is refused; the last way to
-//! sign in cannot be unlinked. (Forged, expired, wrong-issuer, wrong-audience and
-//! wrong-nonce ID tokens are refused by the unit tests of `federation::check_id_token` and
+//! sign in cannot be unlinked; an expired ID token and an upstream whose discovery names
+//! another issuer are refused; a plain OAuth 2.0 upstream works through its user-info.
+//! (Forged signatures, wrong audience and wrong nonce, which a real Latchkey never
+//! produces, are refused in the unit tests of `federation::check_id_token` and
 //! `latchkey_resource::verify_signed`.)
 
 use latchkey_core::federation::{UpstreamProvider, seal_client_secret};
@@ -16,7 +18,15 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// A local Latchkey with an upstream Latchkey configured as provider `up`.
 async fn pair(backend: crate::support::Backend) -> (TestServer, TestServer) {
-    let upstream = TestServer::start_on(crate::support::Backend::Sqlite).await;
+    pair_with(backend, |_| {}).await
+}
+
+/// [`pair`] with the upstream's settings changed by `configure`.
+async fn pair_with(
+    backend: crate::support::Backend,
+    configure: fn(&mut latchkey_core::AuthConfig),
+) -> (TestServer, TestServer) {
+    let upstream = TestServer::start_configured(crate::support::Backend::Sqlite, configure).await;
     let local = TestServer::start_on(backend).await;
     upstream.user("ursula", PASSWORD).await;
     let client = upstream
@@ -408,5 +418,29 @@ backend_test! {
         let identities = local.store().list_identities(&users[0].id).await.unwrap();
         let upstream_sub = upstream.store().find_user_by_username("ursula").await.unwrap().unwrap().0.id;
         assert_eq!(identities[0].subject, upstream_sub.as_str(), "linked by the upstream's id");
+    }
+}
+
+backend_test! {
+    async fn an_expired_id_token_or_an_upstream_naming_another_issuer_is_refused(backend) {
+        // ID tokens that live one second; the local clock moves on before the answer.
+        let (upstream, local) = pair_with(backend.clone(), |c| c.id_token_ttl = std::time::Duration::from_secs(1)).await;
+        let browser = Browser::new();
+        let start = browser.get(&local.url("/login/upstream/up?return_to=%2Faccount")).await;
+        let callback = at_upstream(&upstream, &browser, &start).await;
+        local.clock.advance(std::time::Duration::from_secs(120));
+        let expired = browser.get(&callback).await;
+        assert_eq!(expired.status, 400, "{}", expired.html);
+        assert!(expired.html.contains("expired"), "{}", expired.html);
+        assert!(local.store().list_users().await.unwrap().is_empty());
+
+        // Mix-up defence: a provider whose discovery document names another issuer (here
+        // the same server reached as localhost) is not used.
+        let mut provider = local.store().find_provider("up").await.unwrap().unwrap();
+        provider.issuer = upstream.issuer.replace("127.0.0.1", "localhost");
+        local.store().put_provider(&provider).await.unwrap();
+        let refused = Browser::new().get(&local.url("/login/upstream/up")).await;
+        assert_eq!(refused.status, 502, "{}", refused.html);
+        assert!(refused.html.contains("names another issuer"), "{}", refused.html);
     }
 }

@@ -216,6 +216,11 @@ impl AuthorizationRequest {
         if self.state.as_ref().is_some_and(|s| s.len() > 2048)
             || self.nonce.as_ref().is_some_and(|n| n.len() > 512)
         {
+            // Not echoed: a redirect carrying tens of kilobytes of state would be refused
+            // by proxies on the way back to the client.
+            if self.state.as_ref().is_some_and(|s| s.len() > 2048) {
+                self.state = None;
+            }
             return Err(OAuthError::invalid_request("state or nonce is too long"));
         }
         if self.response_type == ResponseType::IdTokenToken {

@@ -372,3 +372,21 @@ backend_test! {
         assert_eq!(claims["scope"], "notes:read openid");
     }
 }
+
+backend_test! {
+    // RFC 8628 §3.1 and RFC 6749 §3.3: a device asks for at most its registered scopes.
+    async fn a_device_asking_for_more_than_registered_is_refused(backend) {
+        let server = TestServer::start_on(backend.clone()).await;
+        let tv = crate::device::tv_client(&server).await;
+        for scope in ["openid notes:read admin", "notes:write", "offline_access"] {
+            let response = server
+                .post_form("/oauth2/device_authorization", None, &[("client_id", tv.id.as_str()), ("scope", scope)])
+                .await;
+            assert_oauth_error(response, 400, "invalid_scope").await;
+        }
+        let granted = server
+            .post_form("/oauth2/device_authorization", None, &[("client_id", tv.id.as_str()), ("scope", "notes:read")])
+            .await;
+        assert_eq!(granted.status(), 200, "control");
+    }
+}

@@ -360,6 +360,7 @@ backend_test! {
         let location = page.location().unwrap();
         assert!(location.starts_with("https://app.example.com/cb"), "{location:.200}");
         assert_eq!(redirect_params(&location)["error"], "invalid_request", "60 kB state");
+        assert!(location.len() < 1024 && !redirect_params(&location).contains_key("state"), "an oversized state is not echoed");
         let page = browser
             .get(&server.url(&format!("/oauth2/authorize?response_type=code&client_id={id}&nonce={}", kb(10))))
             .await;

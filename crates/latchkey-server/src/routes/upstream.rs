@@ -43,20 +43,50 @@ struct Metadata {
     userinfo_endpoint: Option<String>,
 }
 
+/// How long an upstream's discovery document and keys are reused.
+const UPSTREAM_CACHE_SECS: u64 = 300;
+
+/// What this node fetched from upstreams lately: discovery documents and JWK Sets, by URL.
+fn cache() -> &'static std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Value)>> {
+    static CACHE: OnceLock<std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Value)>>> =
+        OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// A JSON document from `url`, reused for [`UPSTREAM_CACHE_SECS`] unless `fresh`.
+async fn fetch_json(url: &str, fresh: bool) -> Option<Value> {
+    if !fresh {
+        if let Ok(cached) = cache().lock() {
+            if let Some((at, doc)) = cached.get(url) {
+                if at.elapsed() < Duration::from_secs(UPSTREAM_CACHE_SECS) {
+                    return Some(doc.clone());
+                }
+            }
+        }
+    }
+    let answer = http().get(url).send().await.ok()?;
+    if !answer.status().is_success() {
+        return None;
+    }
+    let doc: Value = answer.json().await.ok()?;
+    if let Ok(mut cached) = cache().lock() {
+        if cached.len() > 256 {
+            cached.clear();
+        }
+        cached.insert(url.to_owned(), (std::time::Instant::now(), doc.clone()));
+    }
+    Some(doc)
+}
+
 async fn metadata(provider: &UpstreamProvider) -> Result<Metadata, &'static str> {
     let url = format!(
         "{}/.well-known/openid-configuration",
         provider.issuer.trim_end_matches('/')
     );
-    let answer = http()
-        .get(url)
-        .send()
+    let doc = fetch_json(&url, false)
         .await
-        .map_err(|_| "its discovery document is unreachable")?;
-    let doc: Metadata = answer
-        .json()
-        .await
-        .map_err(|_| "its discovery document is not usable")?;
+        .ok_or("its discovery document is unreachable")?;
+    let doc: Metadata = serde_json::from_value(doc).map_err(|_| "its discovery document is not usable")?;
     // OpenID Connect Discovery §4.3: the document must name the issuer we asked about.
     if doc.issuer != provider.issuer {
         return Err("its discovery document names another issuer");
@@ -372,16 +402,19 @@ async fn redeem(
         .get("id_token")
         .and_then(Value::as_str)
         .ok_or("it sent no ID token")?;
-    let jwks = http()
-        .get(&metadata.jwks_uri)
-        .send()
-        .await
-        .map_err(|_| "its keys are unreachable")?
-        .bytes()
-        .await
-        .map_err(|_| "its keys are unreadable")?;
-    let claims = latchkey_resource::verify_signed(id_token, &jwks)
-        .map_err(|_| "the ID token's signature does not check out")?;
+    // Keys are reused for a while; a key id not among them fetches them again once
+    // (the upstream rotated).
+    let mut claims = Err(latchkey_resource::TokenError::UnknownKey);
+    for fresh in [false, true] {
+        let jwks = fetch_json(&metadata.jwks_uri, fresh)
+            .await
+            .ok_or("its keys are unreachable")?;
+        claims = latchkey_resource::verify_signed(id_token, jwks.to_string().as_bytes());
+        if claims != Err(latchkey_resource::TokenError::UnknownKey) {
+            break;
+        }
+    }
+    let claims = claims.map_err(|_| "the ID token's signature does not check out")?;
     Ok(Redeemed {
         claims,
         access_token: tokens

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use crate::error::TokenError;
-use crate::jwt::b64url_decode;
+use crate::jwt::{Compact, b64url_decode, split};
 use crate::keys::{Algorithm, parse_jwks};
 
 /// Longest token looked at.
@@ -28,18 +28,12 @@ pub fn verify_signed(
     token: &str,
     jwks: &[u8],
 ) -> Result<serde_json::Map<String, serde_json::Value>, TokenError> {
-    if token.len() > MAX_LEN {
-        return Err(TokenError::Malformed);
-    }
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed);
-    };
-    let signing_input = token
-        .get(..header.len() + 1 + payload.len())
-        .ok_or(TokenError::Malformed)?;
+    let Compact {
+        header,
+        payload,
+        signature,
+        signing_input,
+    } = split(token, MAX_LEN)?;
     let header: Header = b64url_decode(header)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or(TokenError::Malformed)?;

@@ -86,10 +86,18 @@ pub(crate) struct Unverified<'a> {
     signature: &'a str,
 }
 
-/// Splits `token` and checks its header: `alg` is ES256 or RS256, `typ` is `at+jwt`, no
-/// `crit`, and a `kid` is named.
-pub(crate) fn parse(token: &str) -> Result<Unverified<'_>, TokenError> {
-    if token.len() > MAX_TOKEN_LEN {
+/// The parts of a compact JWS (RFC 7515 §7.1), still base64url-encoded.
+pub(crate) struct Compact<'a> {
+    pub(crate) header: &'a str,
+    pub(crate) payload: &'a str,
+    pub(crate) signature: &'a str,
+    /// `header.payload`, what the signature covers.
+    pub(crate) signing_input: &'a str,
+}
+
+/// Splits a compact JWS of at most `max_len` bytes into its three parts.
+pub(crate) fn split(token: &str, max_len: usize) -> Result<Compact<'_>, TokenError> {
+    if token.len() > max_len {
         return Err(TokenError::Malformed);
     }
     let mut parts = token.split('.');
@@ -101,6 +109,23 @@ pub(crate) fn parse(token: &str) -> Result<Unverified<'_>, TokenError> {
     let signing_input = token
         .get(..header.len() + 1 + payload.len())
         .ok_or(TokenError::Malformed)?;
+    Ok(Compact {
+        header,
+        payload,
+        signature,
+        signing_input,
+    })
+}
+
+/// Splits `token` and checks its header: `alg` is ES256 or RS256, `typ` is `at+jwt`, no
+/// `crit`, and a `kid` is named.
+pub(crate) fn parse(token: &str) -> Result<Unverified<'_>, TokenError> {
+    let Compact {
+        header,
+        payload,
+        signature,
+        signing_input,
+    } = split(token, MAX_TOKEN_LEN)?;
     let header: Header = b64url_decode(header)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or(TokenError::Malformed)?;

@@ -143,7 +143,7 @@ pub(crate) async fn show_account(State(app): State<AppState>, cookies: Cookies) 
 }
 
 /// A form posted by a signed-in user, CSRF-checked; otherwise the response to send.
-async fn checked_form(
+pub(crate) async fn checked_form(
     app: &AppState,
     cookies: &Cookies,
     form: Result<OAuthForm, crate::ApiError>,

@@ -17,8 +17,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::extract::OAuthForm;
-use crate::extract::browser::{Cookies, Csrf, MFA_COOKIE, UPSTREAM_COOKIE, session, set_cookie};
+use crate::extract::browser::{Cookies, MFA_COOKIE, UPSTREAM_COOKIE, set_cookie};
 use crate::pages::error_page;
+use crate::routes::account::checked_form;
 use crate::routes::login::{safe_return_to, see_other, signed_in};
 use crate::state::AppState;
 
@@ -171,19 +172,9 @@ pub(crate) async fn start_link(
     cookies: Cookies,
     form: Result<OAuthForm, crate::ApiError>,
 ) -> Response {
-    let Ok(OAuthForm(params)) = form else {
-        return error_page(StatusCode::BAD_REQUEST, "The form could not be read.");
-    };
-    if !Csrf::verify(&app, &cookies, params.get("csrf_token")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "This form has expired. Go back and try again.",
-        );
-    }
-    let user = match session(&app, &cookies, app.now()).await {
-        Ok(Some(session)) => session.user_id,
-        Ok(None) => return see_other("/login?return_to=%2Faccount", &[]),
-        Err(error) => return crate::ApiError::from(error).into_response(),
+    let user = match checked_form(&app, &cookies, form).await {
+        Ok((_, session, _)) => session.user_id,
+        Err(response) => return response,
     };
     match provider(&app, &id).await {
         Ok(provider) => start(&app, &provider, "/account", Some(&user)).await,
@@ -432,21 +423,11 @@ pub(crate) async fn unlink(
     cookies: Cookies,
     form: Result<OAuthForm, crate::ApiError>,
 ) -> Response {
-    let Ok(OAuthForm(params)) = form else {
-        return error_page(StatusCode::BAD_REQUEST, "The form could not be read.");
+    let (params, session, _) = match checked_form(&app, &cookies, form).await {
+        Ok(checked) => checked,
+        Err(response) => return response,
     };
-    if !Csrf::verify(&app, &cookies, params.get("csrf_token")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "This form has expired. Go back and try again.",
-        );
-    }
-    let now = app.now();
-    let user = match session(&app, &cookies, now).await {
-        Ok(Some(session)) => session.user_id,
-        Ok(None) => return see_other("/login?return_to=%2Faccount", &[]),
-        Err(error) => return crate::ApiError::from(error).into_response(),
-    };
+    let (now, user) = (app.now(), session.user_id);
     let (issuer, subject) = (
         params.get("issuer").unwrap_or_default(),
         params.get("subject").unwrap_or_default(),

@@ -146,38 +146,60 @@ pub(crate) async fn submit_login(
         };
         return render(&page, StatusCode::OK, &csrf.cookies());
     };
-    // With a second factor, the password alone opens no session: a sealed 5-minute
-    // challenge cookie carries the sign-in to the code page.
-    match mfa::has_second_factor(&app, &user.id).await {
-        Ok(true) => {
-            let challenge = mfa::challenge(&app, &user.id, now);
-            let cookie = set_cookie(
-                &app,
-                MFA_COOKIE,
-                &challenge,
-                Some(mfa::CHALLENGE_SECS.unsigned_abs()),
-            );
-            let next = format!(
-                "/login/mfa?return_to={}",
-                url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
-            );
-            return see_other(&next, &[cookie]);
-        }
-        Ok(false) => {}
-        Err(error) => return crate::ApiError::from(error).into_response(),
-    }
-    signed_in(&app, &cookies, &user.id, mfa::AMR_PASSWORD, &return_to, now).await
+    first_factor_done(
+        &app,
+        &cookies,
+        &user.id,
+        mfa::AMR_PASSWORD,
+        &return_to,
+        now,
+        Vec::new(),
+    )
+    .await
 }
 
-/// Starts a fresh session and goes on to `return_to`. A fresh session id on every login:
-/// an old (possibly planted) id is ended, not reused.
-pub(crate) async fn signed_in(
+/// After a first factor (a password, an upstream provider): with a second factor enrolled,
+/// a sealed 5-minute challenge cookie carries the sign-in to the code page and no session
+/// opens yet; otherwise the session starts. `also_set` are further cookies to send.
+pub(crate) async fn first_factor_done(
     app: &AppState,
     cookies: &Cookies,
     user: &UserId,
     amr: &str,
     return_to: &str,
     now: latchkey_core::Timestamp,
+    mut also_set: Vec<String>,
+) -> Response {
+    match mfa::has_second_factor(app, user).await {
+        Ok(true) => {
+            let challenge = mfa::challenge(app, user, now);
+            also_set.push(set_cookie(
+                app,
+                MFA_COOKIE,
+                &challenge,
+                Some(mfa::CHALLENGE_SECS.unsigned_abs()),
+            ));
+            let next = format!(
+                "/login/mfa?return_to={}",
+                url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+            );
+            see_other(&next, &also_set)
+        }
+        Ok(false) => signed_in(app, cookies, user, amr, return_to, now, also_set).await,
+        Err(error) => crate::ApiError::from(error).into_response(),
+    }
+}
+
+/// Starts a fresh session and goes on to `return_to`, setting `set` too. A fresh session
+/// id on every login: an old (possibly planted) id is ended, not reused.
+async fn signed_in(
+    app: &AppState,
+    cookies: &Cookies,
+    user: &UserId,
+    amr: &str,
+    return_to: &str,
+    now: latchkey_core::Timestamp,
+    mut set: Vec<String>,
 ) -> Response {
     if let Some(old) = cookies.get(SESSION_COOKIE) {
         let _ = login::end_session(app, old).await;
@@ -192,7 +214,7 @@ pub(crate) async fn signed_in(
         token.expose(),
         Some(app.config.session_ttl.as_secs()),
     );
-    let mut set = vec![session];
+    set.push(session);
     if cookies.get(MFA_COOKIE).is_some() {
         set.push(set_cookie(app, MFA_COOKIE, "", Some(0)));
     }
@@ -280,7 +302,7 @@ pub(crate) async fn submit_mfa(
         return render(&page, StatusCode::OK, &csrf.cookies());
     };
     app.limits.login_account.succeeded(&account);
-    signed_in(&app, &cookies, &user, &amr, &return_to, now).await
+    signed_in(&app, &cookies, &user, &amr, &return_to, now, Vec::new()).await
 }
 
 /// 429 with `Retry-After`: the same page whether the address or the account is throttled.

@@ -10,17 +10,17 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::OAuthError;
 use latchkey_core::federation::{self, FederationError, Flow, UpstreamProvider};
 use latchkey_core::id::UserId;
-use latchkey_core::{OAuthError, mfa};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::extract::OAuthForm;
-use crate::extract::browser::{Cookies, MFA_COOKIE, UPSTREAM_COOKIE, set_cookie};
+use crate::extract::browser::{Cookies, UPSTREAM_COOKIE, set_cookie};
 use crate::pages::error_page;
 use crate::routes::account::checked_form;
-use crate::routes::login::{safe_return_to, see_other, signed_in};
+use crate::routes::login::{first_factor_done, safe_return_to, see_other};
 use crate::state::AppState;
 
 fn http() -> &'static reqwest::Client {
@@ -242,31 +242,7 @@ pub(crate) async fn callback(
     };
     let clear = set_cookie(&app, UPSTREAM_COOKIE, "", Some(0));
     // A second factor, when the account has one, is still asked for.
-    match mfa::has_second_factor(&app, &user).await {
-        Ok(true) => {
-            let challenge = set_cookie(
-                &app,
-                MFA_COOKIE,
-                &mfa::challenge(&app, &user, now),
-                Some(mfa::CHALLENGE_SECS.unsigned_abs()),
-            );
-            let next = format!(
-                "/login/mfa?return_to={}",
-                url::form_urlencoded::byte_serialize(flow.return_to.as_bytes()).collect::<String>()
-            );
-            see_other(&next, &[clear, challenge])
-        }
-        Ok(false) => {
-            let mut response = signed_in(&app, &cookies, &user, "fed", &flow.return_to, now).await;
-            if let Ok(value) = axum::http::HeaderValue::from_str(&clear) {
-                response
-                    .headers_mut()
-                    .append(axum::http::header::SET_COOKIE, value);
-            }
-            response
-        }
-        Err(error) => crate::ApiError::from(error).into_response(),
-    }
+    first_factor_done(&app, &cookies, &user, "fed", &flow.return_to, now, vec![clear]).await
 }
 
 fn refused(error: &FederationError) -> Response {

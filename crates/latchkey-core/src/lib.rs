@@ -35,6 +35,7 @@ pub mod token;
 pub mod ttl_cache;
 pub mod user;
 pub mod userinfo;
+pub mod webauthn;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use context::{AuthConfig, Context};

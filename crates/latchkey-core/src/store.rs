@@ -113,6 +113,61 @@ pub trait MfaStore: Send + Sync {
     async fn recovery_codes_left(&self, user: &UserId) -> Result<u64, StoreError>;
 }
 
+/// A passkey (WebAuthn credential) as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passkey {
+    /// The credential id the authenticator chose.
+    pub credential_id: Vec<u8>,
+    /// Whose it is.
+    pub user_id: UserId,
+    /// What the user called it.
+    pub name: String,
+    /// Its COSE public key.
+    pub public_key: Vec<u8>,
+    /// Its COSE algorithm.
+    pub algorithm: i64,
+    /// The last signature counter seen.
+    pub sign_count: u32,
+    /// Whether it may be synced between devices.
+    pub backup_eligible: bool,
+    /// When it was registered.
+    pub created_at: Timestamp,
+    /// When it last signed someone in.
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// Passkeys, and the one-time challenges of their ceremonies.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// Stores a new passkey; `false` if its credential id is registered already (to anyone).
+    async fn add_passkey(&self, passkey: &Passkey) -> Result<bool, StoreError>;
+    /// The passkey with this credential id.
+    async fn find_passkey(&self, credential_id: &[u8]) -> Result<Option<Passkey>, StoreError>;
+    /// A user's passkeys, oldest first.
+    async fn list_passkeys(&self, user: &UserId) -> Result<Vec<Passkey>, StoreError>;
+    /// Records a sign-in: stores `sign_count` if it is still above the stored one (or both
+    /// are 0, for authenticators without a counter); `false` if another sign-in with the
+    /// same or a later count got there first.
+    async fn use_passkey(
+        &self,
+        credential_id: &[u8],
+        sign_count: u32,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Removes one of `user`'s passkeys; `false` if they have no such passkey.
+    async fn delete_passkey(&self, user: &UserId, credential_id: &[u8]) -> Result<bool, StoreError>;
+    /// Removes every passkey of `user`; returns how many.
+    async fn delete_passkeys(&self, user: &UserId) -> Result<u64, StoreError>;
+    /// Spends a ceremony challenge (by its hash): `false` if it was spent before. Spent
+    /// challenges are forgotten once past `expires_at`.
+    async fn spend_challenge(
+        &self,
+        hash: &SecretHash,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
 /// Roles (named sets of permissions, which are scopes) and the users holding them, and
 /// which scopes are restricted to role holders.
 #[async_trait]
@@ -428,6 +483,7 @@ pub trait Store:
     + ScopeStore
     + RoleStore
     + MfaStore
+    + PasskeyStore
     + FederationStore
     + KeyStore
     + RevocationStore

@@ -66,6 +66,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "0010_federation.sql",
         sql: include_str!("../migrations/sqlite/0010_federation.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_passkeys.sql",
+        sql: include_str!("../migrations/sqlite/0011_passkeys.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order: the same numbers and end state as [`SQLITE`].
@@ -119,5 +124,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 10,
         name: "0010_federation.sql",
         sql: include_str!("../migrations/postgres/0010_federation.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "0011_passkeys.sql",
+        sql: include_str!("../migrations/postgres/0011_passkeys.sql"),
     },
 ];

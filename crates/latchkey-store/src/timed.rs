@@ -169,6 +169,68 @@ impl RoleStore for TimedStore {
 }
 
 #[async_trait]
+impl PasskeyStore for TimedStore {
+    async fn add_passkey(&self, passkey: &Passkey) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.add_passkey(passkey).await;
+        observe("add_passkey", started);
+        result
+    }
+
+    async fn find_passkey(&self, credential_id: &[u8]) -> Result<Option<Passkey>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.find_passkey(credential_id).await;
+        observe("find_passkey", started);
+        result
+    }
+
+    async fn list_passkeys(&self, user: &UserId) -> Result<Vec<Passkey>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.list_passkeys(user).await;
+        observe("list_passkeys", started);
+        result
+    }
+
+    async fn use_passkey(
+        &self,
+        credential_id: &[u8],
+        sign_count: u32,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.use_passkey(credential_id, sign_count, now).await;
+        observe("use_passkey", started);
+        result
+    }
+
+    async fn delete_passkey(&self, user: &UserId, credential_id: &[u8]) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.delete_passkey(user, credential_id).await;
+        observe("delete_passkey", started);
+        result
+    }
+
+    async fn delete_passkeys(&self, user: &UserId) -> Result<u64, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.delete_passkeys(user).await;
+        observe("delete_passkeys", started);
+        result
+    }
+
+    async fn spend_challenge(
+        &self,
+        hash: &SecretHash,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.spend_challenge(hash, expires_at, now).await;
+        observe("spend_challenge", started);
+        result
+    }
+}
+
+#[async_trait]
 impl MfaStore for TimedStore {
     async fn begin_totp(
         &self,

@@ -30,7 +30,7 @@ use latchkey_core::keys::{Algorithm, StoredKey};
 use latchkey_core::roles::Role;
 use latchkey_core::scope::{Scope, ScopeSet};
 use latchkey_core::secret::SecretHash;
-use latchkey_core::store::{ConsentRecord, Store};
+use latchkey_core::store::{ConsentRecord, Passkey, Store};
 use latchkey_core::user::User;
 use sqlx::Executor;
 use support::TestSchema;
@@ -1198,6 +1198,106 @@ async fn upstream_identities_link_by_issuer_and_subject(store: &dyn Store) {
     );
 }
 
+async fn passkeys_count_up_and_challenges_spend_once(store: &dyn Store) {
+    store.insert_user(&user("p1", "Pia", 5), "!").await.unwrap();
+    store.insert_user(&user("p2", "Per", 5), "!").await.unwrap();
+    let (pia, per) = (UserId::new("p1"), UserId::new("p2"));
+    let key = |id: &[u8], owner: &UserId, at: i64| Passkey {
+        credential_id: id.to_vec(),
+        user_id: owner.clone(),
+        name: format!("key {at}"),
+        public_key: vec![0xa5, 1, 2],
+        algorithm: -7,
+        sign_count: 0,
+        backup_eligible: at % 2 == 0,
+        created_at: Timestamp::from_secs(at),
+        last_used_at: None,
+    };
+    assert!(store.add_passkey(&key(b"k2", &pia, 20)).await.unwrap());
+    assert!(store.add_passkey(&key(b"k1", &pia, 10)).await.unwrap());
+    assert!(
+        !store.add_passkey(&key(b"k1", &per, 30)).await.unwrap(),
+        "a credential id belongs to one user"
+    );
+    assert_eq!(
+        store.list_passkeys(&pia).await.unwrap(),
+        [key(b"k1", &pia, 10), key(b"k2", &pia, 20)]
+    );
+    assert!(store.list_passkeys(&per).await.unwrap().is_empty());
+    assert_eq!(
+        store.find_passkey(b"k1").await.unwrap(),
+        Some(key(b"k1", &pia, 10))
+    );
+    assert_eq!(store.find_passkey(b"k9").await.unwrap(), None);
+
+    // A counter-less authenticator (0 and 0) may sign in again; a counting one must grow.
+    assert!(
+        store
+            .use_passkey(b"k1", 0, Timestamp::from_secs(40))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .use_passkey(b"k2", 5, Timestamp::from_secs(41))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .use_passkey(b"k2", 5, Timestamp::from_secs(42))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .use_passkey(b"k2", 4, Timestamp::from_secs(42))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .use_passkey(b"k2", 0, Timestamp::from_secs(42))
+            .await
+            .unwrap()
+    );
+    let used = store.find_passkey(b"k2").await.unwrap().unwrap();
+    assert_eq!(
+        (used.sign_count, used.last_used_at),
+        (5, Some(Timestamp::from_secs(41)))
+    );
+
+    assert!(
+        !store.delete_passkey(&per, b"k1").await.unwrap(),
+        "only the owner's"
+    );
+    assert!(store.delete_passkey(&pia, b"k1").await.unwrap());
+    assert!(!store.delete_passkey(&pia, b"k1").await.unwrap());
+    assert_eq!(store.delete_passkeys(&pia).await.unwrap(), 1);
+    store.add_passkey(&key(b"k3", &pia, 50)).await.unwrap();
+    store.delete_user(&pia).await.unwrap();
+    assert_eq!(
+        store.find_passkey(b"k3").await.unwrap(),
+        None,
+        "gone with the user"
+    );
+
+    let challenge = SecretHash::from_bytes(vec![9; 32]);
+    let (at, until) = (Timestamp::from_secs(100), Timestamp::from_secs(400));
+    assert!(store.spend_challenge(&challenge, until, at).await.unwrap());
+    assert!(
+        !store.spend_challenge(&challenge, until, at).await.unwrap(),
+        "once"
+    );
+    // Once expired it is forgotten (it could not be presented any more anyway).
+    assert!(
+        store
+            .spend_challenge(&challenge, Timestamp::from_secs(900), Timestamp::from_secs(401))
+            .await
+            .unwrap()
+    );
+}
+
 async fn run_contract(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     clients_round_trip_and_conflict(store.as_ref()).await;
@@ -1214,6 +1314,7 @@ async fn run_contract(store: Arc<dyn Store>) {
     roles_hold_permissions_and_restrict_scopes(store.as_ref()).await;
     second_factors_confirm_once_and_codes_are_single_use(store.as_ref()).await;
     upstream_identities_link_by_issuer_and_subject(store.as_ref()).await;
+    passkeys_count_up_and_challenges_spend_once(store.as_ref()).await;
 }
 
 #[tokio::test]
@@ -1248,7 +1349,10 @@ async fn postgres_satisfies_the_store_contract() {
         return;
     };
     run_contract(latchkey_store::connect(schema.url()).await.unwrap()).await;
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert_eq!(
+        applied_migrations(&schema).await,
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    );
 }
 
 /// The versions recorded in the test schema's migration table: there, and not in `public`,
@@ -1281,7 +1385,10 @@ async fn two_postgres_connections_race_on_a_fresh_schema_and_migrate_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     a.insert_client(&client("from-a", Some(b"h"))).await.unwrap();
     assert!(b.find_client(&ClientId::new("from-a")).await.unwrap().is_some());
-    assert_eq!(applied_migrations(&schema).await, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert_eq!(
+        applied_migrations(&schema).await,
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    );
 }
 
 /// Runs `racers` calls that all queue on one row, which a third session holds locked until

@@ -9,6 +9,7 @@ mod families;
 mod federation;
 mod keys;
 mod mfa;
+mod passkeys;
 mod revocations;
 mod roles;
 mod scopes;

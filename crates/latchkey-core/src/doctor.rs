@@ -121,7 +121,10 @@ async fn privileged_users_without_mfa(store: &dyn Store) -> Result<Vec<Finding>,
             .filter(|role| role.scopes.iter().any(|s| restricted.contains(s.as_str())))
             .map(|role| role.name)
             .collect();
-        if privileged.is_empty() || store.find_totp(&user.id).await?.is_some_and(|t| t.confirmed) {
+        if privileged.is_empty()
+            || store.find_totp(&user.id).await?.is_some_and(|t| t.confirmed)
+            || !store.list_passkeys(&user.id).await?.is_empty()
+        {
             continue;
         }
         findings.push(Finding {

@@ -550,7 +550,7 @@ async fn create_user(
 }
 
 /// Unlinks one of `user`'s upstream identities, unless it is their last way to sign in
-/// (no password and no other identity).
+/// (no password, passkey or other identity).
 pub async fn unlink(
     context: &Context,
     user: &UserId,
@@ -565,17 +565,12 @@ pub async fn unlink(
     {
         return Ok(Err("That identity is not linked to your account."));
     }
-    let has_password = match context.store.find_user(user).await? {
-        Some(found) => context
-            .store
-            .find_user_by_username(&found.username)
-            .await?
-            .is_some_and(|(_, hash)| hash != NO_PASSWORD),
-        None => false,
-    };
-    if !has_password && identities.len() <= 1 {
+    let other_way_in = identities.len() > 1
+        || crate::login::has_password(context, user).await?
+        || !context.store.list_passkeys(user).await?.is_empty();
+    if !other_way_in {
         return Ok(Err(
-            "That is the only way you can sign in: link another identity first.",
+            "That is the only way you can sign in: link another identity or add a passkey first.",
         ));
     }
     context.store.unlink_identity(user, issuer, subject).await?;

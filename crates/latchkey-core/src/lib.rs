@@ -24,6 +24,7 @@ pub mod keys;
 pub mod login;
 pub mod mfa;
 pub mod params;
+pub mod passkey;
 pub mod pkce;
 pub mod ratelimit;
 pub mod registry;

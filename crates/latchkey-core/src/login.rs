@@ -69,6 +69,18 @@ pub async fn check_password(
     Ok(user.filter(|_| matches))
 }
 
+/// Whether `user` can sign in with a password (federated accounts may have none).
+pub async fn has_password(context: &Context, user: &crate::id::UserId) -> Result<bool, OAuthError> {
+    Ok(match context.store.find_user(user).await? {
+        Some(found) => context
+            .store
+            .find_user_by_username(&found.username)
+            .await?
+            .is_some_and(|(_, hash)| hash != crate::user::NO_PASSWORD),
+        None => false,
+    })
+}
+
 /// Starts a fresh session for `user`, signed in by `amr` (a new id on every login, so no
 /// fixation), and returns the cookie value.
 pub async fn start_session(

@@ -220,35 +220,49 @@ pub fn normalize_recovery_code(typed: &str) -> String {
 pub const CHALLENGE_SECS: i64 = 300;
 const CHALLENGE_AAD: &[u8] = b"latchkey login challenge v1";
 
-/// Whether `user` has finished enrolling a second factor.
-pub async fn has_second_factor(context: &Context, user: &UserId) -> Result<bool, OAuthError> {
+/// Whether `user` has an authenticator app enrolled (a confirmed TOTP secret).
+pub async fn has_totp(context: &Context, user: &UserId) -> Result<bool, OAuthError> {
     Ok(context.store.find_totp(user).await?.is_some_and(|t| t.confirmed))
 }
 
-/// The value of the cookie that carries a half-done sign-in (password checked, code
-/// awaited): the user id and a deadline, sealed and authenticated, so it holds no secret
-/// and cannot be forged or extended.
-pub fn challenge(context: &Context, user: &UserId, now: Timestamp) -> String {
-    let plain = format!("{}|{}", (now.as_secs() + CHALLENGE_SECS), user.as_str());
+/// Whether `user` has a second factor: an authenticator app or a passkey.
+pub async fn has_second_factor(context: &Context, user: &UserId) -> Result<bool, OAuthError> {
+    Ok(has_totp(context, user).await? || !context.store.list_passkeys(user).await?.is_empty())
+}
+
+/// The value of the cookie that carries a half-done sign-in (first factor checked, second
+/// awaited): the user id, how the first step was done (`amr`) and a deadline, sealed and
+/// authenticated, so it holds no secret and cannot be forged or extended.
+pub fn challenge(context: &Context, user: &UserId, first_amr: &str, now: Timestamp) -> String {
+    let plain = format!(
+        "{}|{}|{}",
+        (now.as_secs() + CHALLENGE_SECS),
+        first_amr,
+        user.as_str()
+    );
     crate::secret::b64(&context.mfa_sealer.seal(CHALLENGE_AAD, plain.as_bytes()))
 }
 
-/// The user a challenge cookie names, if it is ours and not past its deadline.
-pub fn open_challenge(context: &Context, value: &str, now: Timestamp) -> Option<UserId> {
+/// The user a challenge cookie names and how their first step was done, if it is ours and
+/// not past its deadline.
+pub fn open_challenge(context: &Context, value: &str, now: Timestamp) -> Option<(UserId, String)> {
     if value.len() > 512 {
         return None;
     }
     let sealed = crate::secret::b64_decode(value)?;
     let plain = String::from_utf8(context.mfa_sealer.open(CHALLENGE_AAD, &sealed).ok()?).ok()?;
-    let (deadline, user) = plain.split_once('|')?;
-    (now.as_secs() < deadline.parse::<i64>().ok()?).then(|| UserId::new(user))
+    let (deadline, rest) = plain.split_once('|')?;
+    let (first_amr, user) = rest.split_once('|')?;
+    (now.as_secs() < deadline.parse::<i64>().ok()?).then(|| (UserId::new(user), first_amr.to_owned()))
 }
 
 /// Checks a typed second-factor code for `user`: a TOTP code (each 30-second step once)
-/// or an unused recovery code (then spent). Returns the session's `amr` on success.
+/// or an unused recovery code (then spent). Returns the session's `amr` (after
+/// `first_amr`, the first step's) on success.
 pub async fn verify(
     context: &Context,
     user: &UserId,
+    first_amr: &str,
     typed: &str,
     now: Timestamp,
 ) -> Result<Option<String>, OAuthError> {
@@ -289,7 +303,12 @@ pub async fn verify(
         .audit
         .record(AuditEvent::new(kind, now, &Actor::User(user.clone())).subject(user))
         .await;
-    Ok(accepted.map(|method| format!("{AMR_PASSWORD} {method} {AMR_MFA}")))
+    Ok(accepted.map(|method| second_step_amr(first_amr, method)))
+}
+
+/// The `amr` of a two-step sign-in: the first step's, the second's, and `mfa`.
+pub fn second_step_amr(first_amr: &str, method: &str) -> String {
+    format!("{first_amr} {method} {AMR_MFA}")
 }
 
 /// Starts enrolling a TOTP app for `user`: a new secret, to show once as a QR code and
@@ -367,6 +386,30 @@ pub async fn remove(
             .await;
     }
     Ok(removed)
+}
+
+/// Removes every second factor of `user` (authenticator app, recovery codes and
+/// passkeys), for an operator helping someone who lost them all; `false` if there were
+/// none.
+pub async fn reset(
+    context: &Context,
+    user: &UserId,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<bool, OAuthError> {
+    let totp = context.store.delete_totp(user).await?;
+    let passkeys = context.store.delete_passkeys(user).await?;
+    if totp || passkeys > 0 {
+        context
+            .audit
+            .record(
+                AuditEvent::new(AuditKind::MfaRemoved, now, actor)
+                    .subject(user)
+                    .with("passkeys", passkeys),
+            )
+            .await;
+    }
+    Ok(totp || passkeys > 0)
 }
 
 /// The `acr` of a session or grant with these `amr` values.

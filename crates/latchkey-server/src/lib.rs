@@ -106,6 +106,12 @@ fn public_routes() -> Router<AppState> {
         )
         .route("/grants/revoke", post(routes::account::revoke_grant))
         .route("/assets/latchkey.css", get(routes::assets::stylesheet))
+        .route("/assets/passkey.js", get(routes::assets::passkey_script))
+        .route("/account/passkeys/new", post(routes::passkeys::new_passkey))
+        .route("/account/passkeys/add", post(routes::passkeys::add_passkey))
+        .route("/account/passkeys/remove", post(routes::passkeys::remove_passkey))
+        .route("/login/passkey", post(routes::passkeys::sign_in))
+        .route("/login/mfa/passkey", post(routes::passkeys::second_step))
         .route(
             paths::DEVICE_AUTHORIZATION,
             post(routes::device::start_device_authorization),

@@ -29,8 +29,10 @@ pub struct Authenticator {
     rp_id_hash: [u8; 32],
     /// The credential id.
     pub credential_id: Vec<u8>,
-    /// The signature counter (incremented before each assertion).
+    /// The signature counter (incremented before each assertion if `counts`).
     pub counter: u32,
+    /// Whether it keeps a signature counter (synced passkeys send 0 always).
+    pub counts: bool,
     /// Whether it reports the user present (UP).
     pub user_present: bool,
     /// Whether it reports the user verified (UV).
@@ -59,6 +61,7 @@ impl Authenticator {
             rp_id_hash: sha256(rp.id.as_bytes()),
             credential_id: crate::secret::random_bytes::<16>().to_vec(),
             counter: 0,
+            counts: true,
             user_present: true,
             user_verified: true,
         }
@@ -128,7 +131,9 @@ impl Authenticator {
     /// `navigator.credentials.get()`: an assertion over `challenge`, carrying `user_handle`
     /// (empty for none).
     pub fn get(&mut self, challenge: &[u8], origin: &str, user_handle: &[u8]) -> Assertion {
-        self.counter += 1;
+        if self.counts {
+            self.counter += 1;
+        }
         let client_data_json = client_data("webauthn.get", challenge, origin);
         let mut authenticator_data = self.rp_id_hash.to_vec();
         authenticator_data.push(self.flags(false));

@@ -289,8 +289,8 @@ pub(crate) async fn update_user(
     Ok(Json(UserInfo::from(&found)))
 }
 
-/// Remove a user's two-step sign-in (for a user who lost both their app and their
-/// recovery codes); they sign in with the password alone until they enrol again.
+/// Remove a user's second factors (authenticator app, recovery codes and passkeys), for a
+/// user who lost them; they sign in with the password alone until they enrol again.
 #[utoipa::path(delete, path = "/admin/v1/users/{user_id}/mfa", tag = "users", params(("user_id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem)))]
 pub(crate) async fn remove_user_mfa(
@@ -299,7 +299,7 @@ pub(crate) async fn remove_user_mfa(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let found = find(&app, &id).await?;
-    if latchkey_core::mfa::remove(&app, &found.id, &operator.actor(), app.now()).await? {
+    if latchkey_core::mfa::reset(&app, &found.id, &operator.actor(), app.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found("second factor"))

@@ -15,6 +15,8 @@ pub(crate) const SESSION_COOKIE: &str = "latchkey_session";
 pub(crate) const CSRF_COOKIE: &str = "latchkey_csrf";
 /// The cookie of a half-done sign-in waiting for its second-step code (sealed, 5 minutes).
 pub(crate) const MFA_COOKIE: &str = "latchkey_mfa";
+/// The cookie of a passkey ceremony in progress (its sealed challenge, 5 minutes).
+pub(crate) const PASSKEY_COOKIE: &str = "latchkey_webauthn";
 /// The cookie of a sign-in in progress at an upstream provider (sealed, 10 minutes).
 pub(crate) const UPSTREAM_COOKIE: &str = "latchkey_upstream";
 

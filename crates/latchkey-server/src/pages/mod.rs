@@ -30,8 +30,45 @@ pub(crate) struct LoginPage {
     pub(crate) csrf_token: String,
     pub(crate) return_to: String,
     pub(crate) username: String,
-    pub(crate) error: Option<&'static str>,
+    pub(crate) error: Option<String>,
     pub(crate) client_name: Option<String>,
+    /// The passwordless passkey sign-in.
+    pub(crate) passkey: PasskeyRequest,
+}
+
+/// A passkey ceremony a page hands to `/assets/passkey.js`, as data attributes of its form.
+#[derive(Debug)]
+pub(crate) struct PasskeyRequest {
+    /// The challenge, base64url.
+    pub(crate) challenge: String,
+    /// The relying party id.
+    pub(crate) rp_id: String,
+    /// Credential ids (base64url, space-separated): the ones allowed at sign-in, or the
+    /// ones to exclude at registration.
+    pub(crate) credentials: String,
+}
+
+/// One passkey on the account page.
+#[derive(Debug)]
+pub(crate) struct PasskeyItem {
+    /// The credential id, base64url.
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) added: String,
+    pub(crate) last_used: Option<String>,
+    pub(crate) synced: bool,
+}
+
+/// Adding a passkey: a name, then the browser's prompt.
+#[derive(Template)]
+#[template(path = "passkey_add.html")]
+pub(crate) struct PasskeyAddPage {
+    pub(crate) csrf_token: String,
+    pub(crate) passkey: PasskeyRequest,
+    /// The WebAuthn user handle, base64url.
+    pub(crate) user_handle: String,
+    pub(crate) username: String,
+    pub(crate) error: Option<String>,
 }
 
 /// The consent page.
@@ -71,6 +108,7 @@ pub(crate) struct HomePage {
     pub(crate) recovery_codes_left: u64,
     pub(crate) identities: Vec<IdentityItem>,
     pub(crate) link_providers: Vec<ProviderButton>,
+    pub(crate) passkeys: Vec<PasskeyItem>,
 }
 
 /// A "Continue with" or "Link" button for an upstream provider.
@@ -95,7 +133,11 @@ pub(crate) struct IdentityItem {
 pub(crate) struct LoginMfaPage {
     pub(crate) csrf_token: String,
     pub(crate) return_to: String,
-    pub(crate) error: Option<&'static str>,
+    pub(crate) error: Option<String>,
+    /// Whether an authenticator app (and so recovery codes) is enrolled.
+    pub(crate) totp: bool,
+    /// The passkey second step, if the account has passkeys.
+    pub(crate) passkey: Option<PasskeyRequest>,
 }
 
 /// Enrolling an authenticator app: the QR code, the key as text, and the code to confirm.
@@ -186,9 +228,11 @@ impl MessagePage {
     }
 }
 
-/// The CSP of pages: our own stylesheet, nothing else, never framed.
-const PAGE_CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The CSP of pages: our own stylesheet and passkey script, nothing else, never framed.
+/// (No `form-action`: browsers apply it to the redirect after a form, and the consent form
+/// redirects to the client.)
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+                        frame-ancestors 'none'; base-uri 'none'";
 
 /// Renders a page with its status, no-store, the page CSP, and any cookies to set.
 pub(crate) fn render(page: &impl Template, status: StatusCode, cookies: &[String]) -> Response {

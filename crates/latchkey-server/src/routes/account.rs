@@ -15,7 +15,7 @@ use latchkey_core::user::User;
 use crate::extract::OAuthForm;
 use crate::extract::browser::{Cookies, Csrf, SESSION_COOKIE, session, set_cookie};
 use crate::pages::{
-    GrantItem, HomePage, IdentityItem, MessagePage, MfaCodesPage, MfaSetupPage, ProviderButton,
+    GrantItem, HomePage, IdentityItem, MessagePage, MfaCodesPage, MfaSetupPage, PasskeyItem, ProviderButton,
     RevokeConfirmPage, error_page, qr_svg, render,
 };
 use crate::state::AppState;
@@ -51,7 +51,7 @@ async fn signed_in(
 }
 
 /// The account page for `user`, with an optional notice or password error.
-async fn account_page(
+pub(crate) async fn account_page(
     app: &AppState,
     cookies: &Cookies,
     user: User,
@@ -65,7 +65,7 @@ async fn account_page(
         Ok(grants) => grants,
         Err(error) => return crate::ApiError::from(error).into_response(),
     };
-    let mfa_enabled = match latchkey_core::mfa::has_second_factor(app, &user.id).await {
+    let mfa_enabled = match latchkey_core::mfa::has_totp(app, &user.id).await {
         Ok(enabled) => enabled,
         Err(error) => return crate::ApiError::from(error).into_response(),
     };
@@ -73,6 +73,19 @@ async fn account_page(
         app.store.recovery_codes_left(&user.id).await.unwrap_or_default()
     } else {
         0
+    };
+    let passkeys = match app.store.list_passkeys(&user.id).await {
+        Ok(keys) => keys
+            .into_iter()
+            .map(|k| PasskeyItem {
+                id: latchkey_core::secret::b64(&k.credential_id),
+                name: k.name,
+                added: day(k.created_at),
+                last_used: k.last_used_at.map(minute),
+                synced: k.backup_eligible,
+            })
+            .collect(),
+        Err(error) => return crate::ApiError::from(latchkey_core::OAuthError::from(error)).into_response(),
     };
     let identities = app.store.list_identities(&user.id).await.unwrap_or_default();
     let providers = app.store.list_providers().await.unwrap_or_default();
@@ -101,6 +114,7 @@ async fn account_page(
         })
         .collect();
     let page = HomePage {
+        passkeys,
         identities,
         link_providers,
         mfa_enabled,

@@ -9,12 +9,14 @@ use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::device::UserCode;
 use latchkey_core::id::{ClientId, UserId};
+use latchkey_core::passkey::Purpose;
 use latchkey_core::{login, mfa};
 use serde::Deserialize;
 
 use crate::extract::OAuthForm;
 use crate::extract::browser::{Cookies, Csrf, MFA_COOKIE, SESSION_COOKIE, set_cookie};
 use crate::pages::{LoginMfaPage, LoginPage, MessagePage, ProviderButton, error_page, render};
+use crate::routes::passkeys;
 use crate::state::AppState;
 
 /// The one answer to every failed login (no hint whether the user exists).
@@ -76,6 +78,31 @@ pub(crate) async fn provider_buttons(app: &AppState, return_to: &str) -> Vec<Pro
         .collect()
 }
 
+/// The login page: password form, passkey button (with a fresh passwordless ceremony)
+/// and upstream providers.
+pub(crate) async fn login_page(
+    app: &AppState,
+    cookies: &Cookies,
+    return_to: String,
+    username: String,
+    error: Option<String>,
+) -> Response {
+    let csrf = Csrf::for_browser(app, cookies);
+    let (passkey, ceremony_cookie) = passkeys::ceremony(app, Purpose::SignIn, None, &[]);
+    let page = LoginPage {
+        providers: provider_buttons(app, &return_to).await,
+        csrf_token: csrf.token.clone(),
+        client_name: client_name(app, &return_to).await,
+        return_to,
+        username,
+        error,
+        passkey,
+    };
+    let mut set = csrf.cookies();
+    set.push(ceremony_cookie);
+    render(&page, StatusCode::OK, &set)
+}
+
 /// `GET /login`.
 pub(crate) async fn show_login(
     State(app): State<AppState>,
@@ -83,16 +110,7 @@ pub(crate) async fn show_login(
     Query(query): Query<LoginQuery>,
 ) -> Response {
     let return_to = safe_return_to(query.return_to.as_deref());
-    let csrf = Csrf::for_browser(&app, &cookies);
-    let page = LoginPage {
-        providers: provider_buttons(&app, &return_to).await,
-        csrf_token: csrf.token.clone(),
-        client_name: client_name(&app, &return_to).await,
-        return_to,
-        username: String::new(),
-        error: None,
-    };
-    render(&page, StatusCode::OK, &csrf.cookies())
+    login_page(&app, &cookies, return_to, String::new(), None).await
 }
 
 /// `POST /login`: checks the password; on success starts a fresh session and returns to
@@ -135,16 +153,8 @@ pub(crate) async fn submit_login(
         None => app.limits.login_account.failed(&account),
     }
     let Some(user) = user else {
-        let csrf = Csrf::for_browser(&app, &cookies);
-        let page = LoginPage {
-            providers: provider_buttons(&app, &return_to).await,
-            csrf_token: csrf.token.clone(),
-            client_name: client_name(&app, &return_to).await,
-            return_to,
-            username: username.chars().take(64).collect(),
-            error: Some(LOGIN_FAILED),
-        };
-        return render(&page, StatusCode::OK, &csrf.cookies());
+        let username = username.chars().take(64).collect();
+        return login_page(&app, &cookies, return_to, username, Some(LOGIN_FAILED.to_owned())).await;
     };
     first_factor_done(
         &app,
@@ -172,7 +182,7 @@ pub(crate) async fn first_factor_done(
 ) -> Response {
     match mfa::has_second_factor(app, user).await {
         Ok(true) => {
-            let challenge = mfa::challenge(app, user, now);
+            let challenge = mfa::challenge(app, user, amr, now);
             also_set.push(set_cookie(
                 app,
                 MFA_COOKIE,
@@ -192,7 +202,7 @@ pub(crate) async fn first_factor_done(
 
 /// Starts a fresh session and goes on to `return_to`, setting `set` too. A fresh session
 /// id on every login: an old (possibly planted) id is ended, not reused.
-async fn signed_in(
+pub(crate) async fn signed_in(
     app: &AppState,
     cookies: &Cookies,
     user: &UserId,
@@ -236,26 +246,56 @@ pub(crate) fn see_other(location: &str, cookies: &[String]) -> Response {
     response
 }
 
-/// `GET /login/mfa`: the code page of a sign-in whose password was right.
+/// The second-step page for `user`: a passkey button (with a fresh ceremony for their
+/// passkeys) and the code form, as far as they have each.
+pub(crate) async fn mfa_page(
+    app: &AppState,
+    cookies: &Cookies,
+    user: &UserId,
+    return_to: String,
+    error: Option<String>,
+) -> Response {
+    let (totp, keys) = match (
+        mfa::has_totp(app, user).await,
+        app.store.list_passkeys(user).await,
+    ) {
+        (Ok(totp), Ok(keys)) => (totp, keys),
+        (Err(error), _) => return crate::ApiError::from(error).into_response(),
+        (_, Err(error)) => {
+            return crate::ApiError::from(latchkey_core::OAuthError::from(error)).into_response();
+        }
+    };
+    let csrf = Csrf::for_browser(app, cookies);
+    let mut set = csrf.cookies();
+    let passkey = (!keys.is_empty()).then(|| {
+        let (request, cookie) = passkeys::ceremony(app, Purpose::SecondStep, Some(user), &keys);
+        set.push(cookie);
+        request
+    });
+    let page = LoginMfaPage {
+        csrf_token: csrf.token.clone(),
+        return_to,
+        error,
+        totp,
+        passkey,
+    };
+    render(&page, StatusCode::OK, &set)
+}
+
+/// `GET /login/mfa`: the second step of a sign-in whose first factor was right.
 pub(crate) async fn show_mfa(
     State(app): State<AppState>,
     cookies: Cookies,
     Query(query): Query<LoginQuery>,
 ) -> Response {
     let return_to = safe_return_to(query.return_to.as_deref());
-    let pending = cookies
+    let Some((user, _)) = cookies
         .get(MFA_COOKIE)
-        .and_then(|c| mfa::open_challenge(&app, c, app.now()));
-    if pending.is_none() {
+        .and_then(|c| mfa::open_challenge(&app, c, app.now()))
+    else {
         return see_other("/login", &[]);
-    }
-    let csrf = Csrf::for_browser(&app, &cookies);
-    let page = LoginMfaPage {
-        csrf_token: csrf.token.clone(),
-        return_to,
-        error: None,
     };
-    render(&page, StatusCode::OK, &csrf.cookies())
+    mfa_page(&app, &cookies, &user, return_to, None).await
 }
 
 /// `POST /login/mfa`: checks the code (TOTP or recovery code) under the same per-account
@@ -276,7 +316,7 @@ pub(crate) async fn submit_mfa(
     }
     let now = app.now();
     let return_to = safe_return_to(params.get("return_to"));
-    let Some(user) = cookies
+    let Some((user, first_amr)) = cookies
         .get(MFA_COOKIE)
         .and_then(|c| mfa::open_challenge(&app, c, now))
     else {
@@ -287,26 +327,22 @@ pub(crate) async fn submit_mfa(
         crate::metrics::rate_limited("login_account");
         return too_many_attempts(wait);
     }
-    let amr = match mfa::verify(&app, &user, params.get("code").unwrap_or_default(), now).await {
+    let typed = params.get("code").unwrap_or_default();
+    let amr = match mfa::verify(&app, &user, &first_amr, typed, now).await {
         Ok(amr) => amr,
         Err(error) => return crate::ApiError::from(error).into_response(),
     };
     let Some(amr) = amr else {
         app.limits.login_account.failed(&account);
-        let csrf = Csrf::for_browser(&app, &cookies);
-        let page = LoginMfaPage {
-            csrf_token: csrf.token.clone(),
-            return_to,
-            error: Some("That code is not right."),
-        };
-        return render(&page, StatusCode::OK, &csrf.cookies());
+        let error = Some("That code is not right.".to_owned());
+        return mfa_page(&app, &cookies, &user, return_to, error).await;
     };
     app.limits.login_account.succeeded(&account);
     signed_in(&app, &cookies, &user, &amr, &return_to, now, Vec::new()).await
 }
 
 /// 429 with `Retry-After`: the same page whether the address or the account is throttled.
-fn too_many_attempts(wait: std::time::Duration) -> Response {
+pub(crate) fn too_many_attempts(wait: std::time::Duration) -> Response {
     let seconds = wait.as_secs() + 1;
     let page = MessagePage {
         title: "Too many attempts",

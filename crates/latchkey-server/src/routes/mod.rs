@@ -11,6 +11,7 @@ pub(crate) mod introspect;
 pub(crate) mod jwks;
 pub(crate) mod login;
 pub(crate) mod metrics;
+pub(crate) mod passkeys;
 pub(crate) mod revoke;
 pub(crate) mod token;
 pub(crate) mod upstream;

@@ -26,6 +26,7 @@ mod login;
 mod metrics;
 mod mfa;
 mod multinode;
+mod passkeys;
 mod refresh;
 mod revoke;
 mod roles;

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { HERE, OVERALL_TIMEOUT_MS } from './lib.mjs';
 
-const TESTS = ['login_consent', 'device_flow', 'demo_app', 'two_step'];
+const TESTS = ['login_consent', 'device_flow', 'demo_app', 'two_step', 'passkey'];
 
 const wanted = process.argv.slice(2).map((name) => name.replace(/\.mjs$/, ''));
 const unknown = wanted.filter((name) => !TESTS.includes(name));

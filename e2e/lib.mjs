@@ -277,11 +277,15 @@ export async function runTest(name, main) {
         return watched;
       },
 
-      /// `latchkey serve` on a free loopback port, healthy; returns its issuer URL.
-      async startServer(extraArgs = []) {
+      /// `latchkey serve` on a free loopback port, healthy; returns its issuer URL. With
+      /// `host: 'localhost'` the issuer names localhost (WebAuthn needs a domain, not an IP
+      /// address, as its relying party id).
+      async startServer(extraArgs = [], { host = '127.0.0.1' } = {}) {
         const port = await freePort();
-        const issuer = `http://127.0.0.1:${port}`;
-        const server = t.spawn('server', LATCHKEY_BIN, ['serve', '--listen', `127.0.0.1:${port}`, ...extraArgs]);
+        const issuer = `http://${host}:${port}`;
+        const args = ['serve', '--listen', `127.0.0.1:${port}`, ...extraArgs];
+        if (host !== '127.0.0.1') args.push('--issuer', issuer);
+        const server = t.spawn('server', LATCHKEY_BIN, args);
         const deadline = Date.now() + 20_000;
         let last = 'no answer';
         while (Date.now() < deadline) {
@@ -289,7 +293,7 @@ export async function runTest(name, main) {
             throw new Error(`latchkey serve exited early (${server.describeExit()})`);
           }
           try {
-            const response = await fetchWithTimeout(`${issuer}/healthz`);
+            const response = await fetchWithTimeout(`http://127.0.0.1:${port}/healthz`);
             if (response.status === 200) return issuer;
             last = `HTTP ${response.status}`;
           } catch (error) {
@@ -300,8 +304,8 @@ export async function runTest(name, main) {
         throw new Error(`latchkey did not become healthy within 20 s (last: ${last})`);
       },
 
-      /// Headless Chromium that resolves no name at all: every host but 127.0.0.1 is mapped
-      /// to a closed loopback port. (A page that tries to go elsewhere, say a redirect to a
+      /// Headless Chromium that resolves no name at all: every host but 127.0.0.1 and
+      /// localhost (which Chromium answers itself) is mapped to a closed loopback port. (A page that tries to go elsewhere, say a redirect to a
       /// fake client before a route answers it, gets a refused connection; were that a failed
       /// DNS lookup, Chromium's error page would run DNS probes to public resolvers such as
       /// 8.8.8.8. A refused connection triggers none.)
@@ -310,7 +314,7 @@ export async function runTest(name, main) {
         const browser = await chromium.launch({
           executablePath: CHROMIUM,
           headless: true,
-          args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP * 127.0.0.1:${sinkPort}, EXCLUDE 127.0.0.1`],
+          args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP * 127.0.0.1:${sinkPort}, EXCLUDE 127.0.0.1, EXCLUDE localhost`],
           timeout: STEP_TIMEOUT_MS,
         });
         browsers.push(browser);

@@ -65,10 +65,14 @@
       continue;
     }
     form.hidden = false;
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const button = form.querySelector('button[type="submit"]');
-      if (button) button.disabled = true;
+    // The button is not a submit button (the login page has exactly one, the password's),
+    // and Enter in a field of this form must not send it without a ceremony.
+    form.addEventListener('submit', (event) => event.preventDefault());
+    const button = form.querySelector('[data-passkey-start]');
+    if (!button) continue;
+    button.addEventListener('click', async () => {
+      if (form.dataset.passkey === 'create' && !form.reportValidity()) return;
+      button.disabled = true;
       try {
         await (form.dataset.passkey === 'create' ? create : get)(form, form.dataset);
         form.submit();
@@ -82,7 +86,7 @@
                 : `Passkeys did not work here (${error && error.name ? error.name : 'error'}).`;
           status.hidden = false;
         }
-        if (button) button.disabled = false;
+        button.disabled = false;
       }
     });
   }

@@ -433,7 +433,7 @@ mod tests {
 
     #[test]
     fn each_key_kind_registers_and_signs_in() {
-        for kind in [KeyKind::Es256, KeyKind::Ed25519] {
+        for kind in [KeyKind::Es256, KeyKind::Ed25519, KeyKind::Rs256] {
             let mut device = Authenticator::new(kind, &rp());
             let (client_data, attestation) = device.create(&CHALLENGE, &rp().origin);
             let credential =

@@ -4,7 +4,10 @@
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
 
 use super::cbor::{Value, encode};
 use super::{Assertion, RelyingParty, sha256};
@@ -16,11 +19,14 @@ pub enum KeyKind {
     Es256,
     /// Ed25519.
     Ed25519,
+    /// RSA 2048 with PKCS#1 v1.5 and SHA-256 (Windows Hello's).
+    Rs256,
 }
 
 enum Key {
     Es256(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
+    Rs256(RsaKeyPair),
 }
 
 /// One credential on a software authenticator, scoped to one RP id.
@@ -55,6 +61,7 @@ impl Authenticator {
                 Key::Es256(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("a P-256 key"))
             }
             KeyKind::Ed25519 => Key::Ed25519(Ed25519KeyPair::generate().expect("an Ed25519 key")),
+            KeyKind::Rs256 => Key::Rs256(RsaKeyPair::generate(KeySize::Rsa2048).expect("an RSA key")),
         };
         Self {
             key,
@@ -87,6 +94,15 @@ impl Authenticator {
                 (int(-1), int(6)),
                 (int(-2), Value::Bytes(pair.public_key().as_ref().to_vec())),
             ]),
+            Key::Rs256(pair) => {
+                let (n, e) = rsa_public_key(pair.public_key().as_ref());
+                Value::Map(vec![
+                    (int(1), int(3)),
+                    (int(3), int(-257)),
+                    (int(-1), Value::Bytes(n)),
+                    (int(-2), Value::Bytes(e)),
+                ])
+            }
         };
         encode(&map)
     }
@@ -103,6 +119,12 @@ impl Authenticator {
                 .as_ref()
                 .to_vec(),
             Key::Ed25519(pair) => pair.sign(message).as_ref().to_vec(),
+            Key::Rs256(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+                    .expect("signing");
+                signature
+            }
         }
     }
 
@@ -148,6 +170,30 @@ impl Authenticator {
             user_handle: (!user_handle.is_empty()).then(|| user_handle.to_vec()),
         }
     }
+}
+
+/// The modulus and exponent of a DER `RSAPublicKey` (RFC 8017 §A.1.1), leading zeros
+/// dropped.
+fn rsa_public_key(der: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    fn element(der: &[u8]) -> (u8, &[u8], &[u8]) {
+        let tag = der[0];
+        let (len, header) = match der[1] {
+            short if short < 0x80 => (usize::from(short), 2),
+            long => {
+                let count = usize::from(long & 0x7f);
+                let len = der[2..2 + count]
+                    .iter()
+                    .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+                (len, 2 + count)
+            }
+        };
+        (tag, &der[header..header + len], &der[header + len..])
+    }
+    let (_, sequence, _) = element(der);
+    let (_, n, rest) = element(sequence);
+    let (_, e, _) = element(rest);
+    let strip = |v: &[u8]| v.iter().skip_while(|b| **b == 0).copied().collect::<Vec<u8>>();
+    (strip(n), strip(e))
 }
 
 fn client_data(kind: &str, challenge: &[u8], origin: &str) -> Vec<u8> {

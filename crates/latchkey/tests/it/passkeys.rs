@@ -385,6 +385,13 @@ async fn pages_load_the_passkey_script_under_their_csp() {
             .html
             .contains(r#"<script src="/assets/passkey.js" defer></script>"#)
     );
+    // INTERFACE.md: the login form's one `button[type=submit]` stays the password's.
+    assert_eq!(
+        login.html.matches(r#"type="submit""#).count(),
+        1,
+        "{}",
+        login.html
+    );
     assert!(
         login
             .html

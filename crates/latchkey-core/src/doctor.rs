@@ -173,6 +173,19 @@ fn settings(config: &AuthConfig, deployment: Deployment) -> Vec<Finding> {
             "serve behind TLS and set --issuer https://...",
         );
     }
+    if issuer
+        .as_ref()
+        .is_some_and(|u| matches!(u.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))))
+    {
+        setting(
+            Severity::Low,
+            "issuer-is-an-ip-address",
+            "issuer",
+            format!("the issuer {} names an IP address, not a domain", config.issuer),
+            "WebAuthn Level 3 §5.1.4.1: a relying party id must be a domain, so browsers refuse passkeys here",
+            "serve under a domain name (http://localhost for development) and set --issuer to it",
+        );
+    }
     if config.access_token_ttl > Duration::from_secs(3600) {
         setting(
             Severity::Medium,
@@ -394,5 +407,12 @@ mod tests {
             local.iter().all(|f| f.check != "issuer-not-https"),
             "loopback http is fine for development"
         );
+        // An IP address is no WebAuthn relying party id; localhost is.
+        assert!(local.iter().any(|f| f.check == "issuer-is-an-ip-address"));
+        let named = settings(
+            &AuthConfig::with_defaults("http://localhost:8080"),
+            Deployment::default(),
+        );
+        assert!(named.is_empty(), "{named:?}");
     }
 }

@@ -67,6 +67,7 @@ pub const WRITE_SCOPE: &str = "admin:write";
         users::list_user_grants,
         users::revoke_user_grant,
         users::revoke_user_tokens,
+        users::show_user_mfa,
         users::remove_user_mfa,
         scopes::list_scopes,
         scopes::put_scope,
@@ -150,7 +151,10 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route("/roles", get(roles::list_roles))
         .route("/roles/{name}", put(roles::put_role).delete(roles::delete_role))
         .route("/users/{user_id}/roles", get(roles::list_user_roles))
-        .route("/users/{user_id}/mfa", delete(users::remove_user_mfa))
+        .route(
+            "/users/{user_id}/mfa",
+            get(users::show_user_mfa).delete(users::remove_user_mfa),
+        )
         .route(
             "/users/{user_id}/roles/{name}",
             put(roles::grant_user_role).delete(roles::revoke_user_role),

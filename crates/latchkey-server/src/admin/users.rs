@@ -289,6 +289,71 @@ pub(crate) async fn update_user(
     Ok(Json(UserInfo::from(&found)))
 }
 
+/// A user's second factors, as an operator sees them (never a secret or a key).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SecondFactors {
+    /// An authenticator app (TOTP) is enrolled.
+    totp: bool,
+    /// Unused recovery codes left.
+    recovery_codes_left: u64,
+    /// Registered passkeys, oldest first.
+    passkeys: Vec<PasskeyInfo>,
+}
+
+/// One passkey.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PasskeyInfo {
+    /// The WebAuthn credential id, base64url.
+    credential_id: String,
+    /// What the user called it.
+    name: String,
+    /// COSE algorithm: -7 ES256, -8 EdDSA, -257 RS256.
+    algorithm: i64,
+    /// Whether it may be synced between devices.
+    synced: bool,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+/// A user's second factors: authenticator app, recovery codes left, passkeys.
+#[utoipa::path(get, path = "/admin/v1/users/{user_id}/mfa", tag = "users", params(("user_id" = String, Path)),
+    responses((status = 200, body = SecondFactors), (status = 404, body = Problem)))]
+pub(crate) async fn show_user_mfa(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SecondFactors>, Problem> {
+    let found = find(&app, &id).await?;
+    let totp = latchkey_core::mfa::has_totp(&app, &found.id).await?;
+    let recovery_codes_left = if totp {
+        app.store
+            .recovery_codes_left(&found.id)
+            .await
+            .map_err(latchkey_core::OAuthError::from)?
+    } else {
+        0
+    };
+    let passkeys = app
+        .store
+        .list_passkeys(&found.id)
+        .await
+        .map_err(latchkey_core::OAuthError::from)?
+        .into_iter()
+        .map(|k| PasskeyInfo {
+            credential_id: latchkey_core::secret::b64(&k.credential_id),
+            name: k.name,
+            algorithm: k.algorithm,
+            synced: k.backup_eligible,
+            created_at: k.created_at.as_secs(),
+            last_used_at: k.last_used_at.map(latchkey_core::Timestamp::as_secs),
+        })
+        .collect();
+    Ok(Json(SecondFactors {
+        totp,
+        recovery_codes_left,
+        passkeys,
+    }))
+}
+
 /// Remove a user's second factors (authenticator app, recovery codes and passkeys), for a
 /// user who lost them; they sign in with the password alone until they enrol again.
 #[utoipa::path(delete, path = "/admin/v1/users/{user_id}/mfa", tag = "users", params(("user_id" = String, Path)),

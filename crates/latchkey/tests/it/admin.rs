@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/v1/users/{user_id}/grants"),
     ("delete", "/admin/v1/users/{user_id}/grants/{client_id}"),
     ("post", "/admin/v1/users/{user_id}/revoke-tokens"),
+    ("get", "/admin/v1/users/{user_id}/mfa"),
     ("delete", "/admin/v1/users/{user_id}/mfa"),
     ("get", "/admin/v1/providers"),
     ("put", "/admin/v1/providers/{id}"),
@@ -411,14 +412,37 @@ backend_test! {
         assert_eq!(admin.call(Method::DELETE, "/admin/v1/roles/editor", None).await.0, 404);
         assert_eq!(admin.call(Method::DELETE, "/admin/v1/scopes/roles", None).await.0, 409, "built in");
 
-        // Removing a second factor: none yet, then one begun through the store.
+        // Second factors: none yet, then an app and a passkey (through the store); shown
+        // without secrets, then removed together.
         let mfa = format!("/admin/v1/users/{dana}/mfa");
+        assert_eq!(admin.get(&mfa).await, json!({"totp": false, "recovery_codes_left": 0, "passkeys": []}));
+        assert_eq!(admin.call(Method::GET, "/admin/v1/users/nobody/mfa", None).await.0, 404);
         assert_eq!(admin.call(Method::DELETE, &mfa, None).await.0, 404);
         let dana_id = latchkey_core::id::UserId::new(dana.clone());
         server.store().begin_totp(&dana_id, b"sealed", latchkey_core::Timestamp::from_secs(1)).await.unwrap();
         server.store().use_totp_step(&dana_id, 1).await.unwrap();
+        let passkey = latchkey_core::store::Passkey {
+            credential_id: vec![1, 2, 3],
+            user_id: dana_id.clone(),
+            name: "Phone".into(),
+            public_key: vec![0xa0],
+            algorithm: -7,
+            sign_count: 0,
+            backup_eligible: true,
+            created_at: latchkey_core::Timestamp::from_secs(5),
+            last_used_at: None,
+        };
+        server.store().add_passkey(&passkey).await.unwrap();
+        assert_eq!(
+            admin.get(&mfa).await,
+            json!({"totp": true, "recovery_codes_left": 0, "passkeys": [{
+                "credential_id": "AQID", "name": "Phone", "algorithm": -7, "synced": true,
+                "created_at": 5, "last_used_at": null,
+            }]})
+        );
         assert_eq!(admin.call(Method::DELETE, &mfa, None).await.0, 204);
         assert!(server.store().find_totp(&dana_id).await.unwrap().is_none());
+        assert!(server.store().list_passkeys(&dana_id).await.unwrap().is_empty());
 
         // Upstream providers: the secret is taken, sealed, and never shown.
         let (status, provider) = admin

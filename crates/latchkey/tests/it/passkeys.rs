@@ -28,11 +28,11 @@ fn data(page: &Page, name: &str) -> String {
         .to_owned()
 }
 
-fn challenge(page: &Page) -> Vec<u8> {
+pub(crate) fn challenge(page: &Page) -> Vec<u8> {
     b64_decode(&data(page, "challenge")).unwrap()
 }
 
-fn assertion_fields(assertion: &Assertion) -> Vec<(&'static str, String)> {
+pub(crate) fn assertion_fields(assertion: &Assertion) -> Vec<(&'static str, String)> {
     vec![
         ("credential_id", b64(&assertion.credential_id)),
         ("client_data_json", b64(&assertion.client_data_json)),
@@ -75,7 +75,12 @@ async fn password_step(server: &TestServer, browser: &Browser, username: &str, r
 }
 
 /// Adds a passkey from the account page of a signed-in browser; returns the page after.
-async fn add_passkey(server: &TestServer, browser: &Browser, device: &mut Authenticator, name: &str) -> Page {
+pub(crate) async fn add_passkey(
+    server: &TestServer,
+    browser: &Browser,
+    device: &mut Authenticator,
+    name: &str,
+) -> Page {
     let account = browser.get(&server.url("/account")).await;
     assert!(account.html.contains("Add a passkey"), "{}", account.html);
     let page = browser

@@ -1,7 +1,7 @@
 //! Attacks through the person's browser. Cross-site request forgery (RFC 6749 §10.12,
 //! RFC 9700 §4.7) against every form Latchkey serves (login, consent, the device code
-//! and its confirmation, and the account page's revoke, password, sign-out and
-//! sign-out-everywhere forms): a post from the victim's own browser, with the victim's
+//! and its confirmation, the account page's revoke, password, sign-out and
+//! sign-out-everywhere forms, and the passkey forms): a post from the victim's own browser, with the victim's
 //! cookies, but without the form's `csrf_token`, with a made-up one, with the attacker's
 //! own valid one or with the raw CSRF cookie, is a 403 page and changes nothing. And
 //! session fixation (OWASP Session Management Cheat Sheet, "renew the session ID after
@@ -435,5 +435,60 @@ backend_test! {
         }
         assert!(is_signed_in_as(&account_with_session(&server, &real.session).await, "wes"), "the real session is untouched");
         assert!(account_html(&server, &bystander).await.contains("Signed in as wes"));
+    }
+}
+
+backend_test! {
+    // RFC 6749 §10.12, RFC 9700 §4.7: forged passkey posts (open the add page, add the
+    // attacker's authenticator, remove one, sign in or step up with one) change nothing.
+    async fn forged_passkey_posts_are_refused(backend) {
+        use latchkey_core::secret::b64;
+        use latchkey_core::webauthn::RelyingParty;
+        use latchkey_core::webauthn::soft::{Authenticator, KeyKind};
+
+        let server = TestServer::start_on(backend.clone()).await;
+        let vic = latchkey_core::id::UserId::new(server.user("vic", PASSWORD).await);
+        server.user("mal", PASSWORD).await;
+        let rp = RelyingParty::for_issuer(&server.issuer).unwrap();
+        let (victim, cookie) = signed_in(&server, "vic").await;
+        let forgeries = Forgeries::new(&server, cookie).await;
+        let mut key = Authenticator::new(KeyKind::Es256, &rp);
+        let added = crate::passkeys::add_passkey(&server, &victim, &mut key, "Vic's phone").await;
+        assert_eq!(added.status, 200, "{}", added.html);
+
+        // The attacker's own authenticator, answering a challenge of the attacker's own.
+        let (mallory, _) = signed_in(&server, "mal").await;
+        let account = mallory.get(&server.url("/account")).await;
+        let page = mallory.submit(&server.base, &account, "/account/passkeys/new", &[]).await;
+        let mut theirs = Authenticator::new(KeyKind::Es256, &rp);
+        let (client_data, attestation) = theirs.create(&crate::passkeys::challenge(&page), &rp.origin);
+        let (client_data, attestation) = (b64(&client_data), b64(&attestation));
+        let mallory_login = Browser::new().get(&server.url("/login")).await;
+        let sign_in = theirs.get(&crate::passkeys::challenge(&mallory_login), &rp.origin, &[]);
+        let sign_in_fields = crate::passkeys::assertion_fields(&sign_in);
+        let sign_in_fields: Vec<(&str, &str)> = sign_in_fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+        let ours = b64(&key.credential_id);
+        let forms: [(&str, Vec<(&str, &str)>); 5] = [
+            ("/account/passkeys/new", vec![("add_passkey", "1")]),
+            (
+                "/account/passkeys/add",
+                vec![("client_data_json", client_data.as_str()), ("attestation_object", attestation.as_str())],
+            ),
+            ("/account/passkeys/remove", vec![("credential_id", ours.as_str())]),
+            ("/login/passkey", sign_in_fields.clone()),
+            ("/login/mfa/passkey", sign_in_fields.clone()),
+        ];
+        for (action, fields) in &forms {
+            for (what, token) in forgeries.tokens() {
+                assert_forgery_refused(&server, &victim, action, fields, what, token.as_deref()).await;
+            }
+        }
+        // Nothing changed: the victim is still themself, with their one passkey.
+        let account = account_html(&server, &victim).await;
+        assert!(account.contains("Signed in as vic"), "{account}");
+        let keys = server.store().list_passkeys(&vic).await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].credential_id, key.credential_id);
     }
 }

@@ -71,7 +71,7 @@ await runTest('passkey', async (t) => {
   // 2. Signed out, the passkey alone signs in (the authenticator verifies the user).
   await signOut();
   await page.goto(`${issuer}/login?return_to=%2Faccount`);
-  const passkeyButton = page.locator('form[action="/login/passkey"] button');
+  const passkeyButton = page.locator('button[data-passkey-start]');
   assert(await passkeyButton.isVisible(), 'the login page offers a passkey (the script un-hides it)');
   await page.screenshot({ path: path.join(SCREENSHOTS, 'passkey_login.png'), fullPage: true });
   await Promise.all([page.waitForURL(`${issuer}/account`), passkeyButton.click()]);
@@ -85,7 +85,7 @@ await runTest('passkey', async (t) => {
   await submitPassword();
   assertEqual(new URL(page.url()).pathname, '/login/mfa', 'the second step follows the password');
   await page.screenshot({ path: path.join(SCREENSHOTS, 'passkey_second_step.png'), fullPage: true });
-  await Promise.all([page.waitForURL(`${issuer}/`), page.locator('form[action="/login/mfa/passkey"] button').click()]);
+  await Promise.all([page.waitForURL(`${issuer}/`), page.locator('button[data-passkey-start]').click()]);
   assert((await body()).includes(`Signed in as ${USERNAME}`), 'signed in with password and passkey');
   ok('used the passkey as the second step after the password');
 
@@ -93,8 +93,8 @@ await runTest('passkey', async (t) => {
   await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: false });
   await signOut();
   await page.goto(`${issuer}/login`);
-  await page.locator('form[action="/login/passkey"] button').click();
-  const status = page.locator('form[action="/login/passkey"] [data-passkey-status]');
+  await page.locator('button[data-passkey-start]').click();
+  const status = page.locator('[data-passkey-status]');
   await status.waitFor({ state: 'visible' });
   assert((await status.innerText()).length > 0, 'a message says the passkey did not work');
   assertEqual(new URL(page.url()).pathname, '/login', 'still on the login page');

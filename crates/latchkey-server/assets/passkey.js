@@ -1,7 +1,9 @@
 // Latchkey passkeys: runs the WebAuthn ceremony a form describes in its data attributes
-// (navigator.credentials.create or .get), puts the authenticator's answer into the form's
-// hidden fields as base64url, and submits it. The server checks everything; this script
-// only carries bytes. Forms stay hidden where the browser has no WebAuthn.
+// (navigator.credentials.create or .get), adds the authenticator's answer to the form as
+// hidden base64url fields, and submits it (to data-passkey-action when the form's own
+// action is for something else, as on the login page). The server checks everything;
+// this script only carries bytes. Passkey buttons stay hidden where the browser has no
+// WebAuthn.
 'use strict';
 (() => {
   const encode = (buffer) => {
@@ -16,7 +18,14 @@
   const descriptors = (list) =>
     (list || '').split(' ').filter(Boolean).map((id) => ({ type: 'public-key', id: decode(id) }));
   const set = (form, name, value) => {
-    form.elements.namedItem(name).value = value;
+    let input = form.querySelector(`input[type="hidden"][name="${name}"]`);
+    if (!input) {
+      input = document.createElement('input');
+      input.type = 'hidden';
+      input.name = name;
+      form.append(input);
+    }
+    input.value = value;
   };
   const supported = Boolean(window.PublicKeyCredential && navigator.credentials);
 
@@ -55,39 +64,50 @@
     set(form, 'user_handle', response.userHandle ? encode(response.userHandle) : '');
   };
 
+  const explain = (error) =>
+    error && error.name === 'NotAllowedError'
+      ? 'The passkey request was cancelled or timed out. Try again.'
+      : error && error.name === 'InvalidStateError'
+        ? 'This passkey is already registered.'
+        : `Passkeys did not work here (${error && error.name ? error.name : 'error'}).`;
+
   for (const form of document.querySelectorAll('form[data-passkey]')) {
     const status = form.querySelector('[data-passkey-status]');
+    const button = form.querySelector('[data-passkey-start]');
+    const creating = form.dataset.passkey === 'create';
+    if (!button) continue;
     if (!supported) {
-      if (!form.hidden && status) {
+      if (creating && status) {
         status.textContent = 'This browser cannot use passkeys.';
         status.hidden = false;
       }
       continue;
     }
-    form.hidden = false;
-    // The button is not a submit button (the login page has exactly one, the password's),
-    // and Enter in a field of this form must not send it without a ceremony.
-    form.addEventListener('submit', (event) => event.preventDefault());
-    const button = form.querySelector('[data-passkey-start]');
-    if (!button) continue;
-    button.addEventListener('click', async () => {
-      if (form.dataset.passkey === 'create' && !form.reportValidity()) return;
+    button.hidden = false;
+    const start = async () => {
+      if (creating && !form.reportValidity()) return;
       button.disabled = true;
+      if (status) status.hidden = true;
       try {
-        await (form.dataset.passkey === 'create' ? create : get)(form, form.dataset);
+        await (creating ? create : get)(form, form.dataset);
+        if (form.dataset.passkeyAction) form.action = form.dataset.passkeyAction;
         form.submit();
       } catch (error) {
         if (status) {
-          status.textContent =
-            error && error.name === 'NotAllowedError'
-              ? 'The passkey request was cancelled or timed out. Try again.'
-              : error && error.name === 'InvalidStateError'
-                ? 'This passkey is already registered.'
-                : `Passkeys did not work here (${error && error.name ? error.name : 'error'}).`;
+          status.textContent = explain(error);
           status.hidden = false;
         }
         button.disabled = false;
       }
-    });
+    };
+    button.addEventListener('click', start);
+    // On the add page, Enter in the name field starts the ceremony instead of posting
+    // a form with no passkey in it.
+    if (creating) {
+      form.addEventListener('submit', (event) => {
+        event.preventDefault();
+        start();
+      });
+    }
   }
 })();

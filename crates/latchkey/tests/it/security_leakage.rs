@@ -130,7 +130,7 @@ backend_test! {
             client.id
         ));
         let login = browser.get(&server.url("/login")).await;
-        assert!(login.html.contains(r#"<form method="post" action="/login">"#), "the password is posted, never sent in a URL");
+        assert!(login.html.contains(r#"<form method="post" action="/login" "#), "the password is posted, never sent in a URL");
         let redirect = browser.authorize(&server, &url, ("lena", PASSWORD)).await;
         let parsed = url::Url::parse(&redirect).unwrap();
         assert!(redirect.starts_with("https://app.example.com/cb?"), "{redirect}");

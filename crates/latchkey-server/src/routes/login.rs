@@ -9,6 +9,7 @@ use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::device::UserCode;
 use latchkey_core::id::{ClientId, UserId};
+use latchkey_core::params::Params;
 use latchkey_core::passkey::Purpose;
 use latchkey_core::{login, mfa};
 use serde::Deserialize;
@@ -121,15 +122,10 @@ pub(crate) async fn submit_login(
     cookies: Cookies,
     form: Result<OAuthForm, crate::ApiError>,
 ) -> Response {
-    let Ok(OAuthForm(params)) = form else {
-        return error_page(StatusCode::BAD_REQUEST, "The login form could not be read.");
+    let params = match sign_in_form(&app, &cookies, form).await {
+        Ok(params) => params,
+        Err(response) => return response,
     };
-    if !Csrf::verify(&app, &cookies, params.get("csrf_token")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "This form has expired. Go back and try again.",
-        );
-    }
     let return_to = safe_return_to(params.get("return_to"));
     let username = params.get("username").unwrap_or_default();
     let password = params.get("password").unwrap_or_default();
@@ -298,6 +294,66 @@ pub(crate) async fn show_mfa(
     mfa_page(&app, &cookies, &user, return_to, None).await
 }
 
+/// A sign-in form's parameters, CSRF-checked; otherwise the response to send.
+pub(crate) async fn sign_in_form(
+    app: &AppState,
+    cookies: &Cookies,
+    form: Result<OAuthForm, crate::ApiError>,
+) -> Result<Params, Response> {
+    let Ok(OAuthForm(params)) = form else {
+        return Err(error_page(StatusCode::BAD_REQUEST, "The form could not be read."));
+    };
+    if !Csrf::verify(app, cookies, params.get("csrf_token")) {
+        return Err(error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Go back and try again.",
+        ));
+    }
+    Ok(params)
+}
+
+/// A second-step form (code or passkey), checked.
+pub(crate) struct SecondStep {
+    pub(crate) params: Params,
+    /// Whose sign-in is waiting for its second step.
+    pub(crate) user: UserId,
+    /// How the first step was done.
+    pub(crate) first_amr: String,
+    /// The per-account back-off key.
+    pub(crate) account: String,
+    pub(crate) return_to: String,
+}
+
+/// A second-step form: CSRF-checked, with a live first step (else back to `/login`) and
+/// the account not backed off (else 429).
+pub(crate) async fn second_step_form(
+    app: &AppState,
+    cookies: &Cookies,
+    form: Result<OAuthForm, crate::ApiError>,
+    now: latchkey_core::Timestamp,
+) -> Result<SecondStep, Response> {
+    let params = sign_in_form(app, cookies, form).await?;
+    let return_to = safe_return_to(params.get("return_to"));
+    let Some((user, first_amr)) = cookies
+        .get(MFA_COOKIE)
+        .and_then(|c| mfa::open_challenge(app, c, now))
+    else {
+        return Err(see_other("/login", &[]));
+    };
+    let account = format!("mfa:{}", user.as_str());
+    if let Err(wait) = app.limits.login_account.check(&account) {
+        crate::metrics::rate_limited("login_account");
+        return Err(too_many_attempts(wait));
+    }
+    Ok(SecondStep {
+        params,
+        user,
+        first_amr,
+        account,
+        return_to,
+    })
+}
+
 /// `POST /login/mfa`: checks the code (TOTP or recovery code) under the same per-account
 /// back-off as passwords; on success starts a two-factor session.
 pub(crate) async fn submit_mfa(
@@ -305,28 +361,17 @@ pub(crate) async fn submit_mfa(
     cookies: Cookies,
     form: Result<OAuthForm, crate::ApiError>,
 ) -> Response {
-    let Ok(OAuthForm(params)) = form else {
-        return error_page(StatusCode::BAD_REQUEST, "The form could not be read.");
-    };
-    if !Csrf::verify(&app, &cookies, params.get("csrf_token")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "This form has expired. Go back and try again.",
-        );
-    }
     let now = app.now();
-    let return_to = safe_return_to(params.get("return_to"));
-    let Some((user, first_amr)) = cookies
-        .get(MFA_COOKIE)
-        .and_then(|c| mfa::open_challenge(&app, c, now))
-    else {
-        return see_other("/login", &[]);
+    let SecondStep {
+        params,
+        user,
+        first_amr,
+        account,
+        return_to,
+    } = match second_step_form(&app, &cookies, form, now).await {
+        Ok(step) => step,
+        Err(response) => return response,
     };
-    let account = format!("mfa:{}", user.as_str());
-    if let Err(wait) = app.limits.login_account.check(&account) {
-        crate::metrics::rate_limited("login_account");
-        return too_many_attempts(wait);
-    }
     let typed = params.get("code").unwrap_or_default();
     let amr = match mfa::verify(&app, &user, &first_amr, typed, now).await {
         Ok(amr) => amr,

@@ -21,10 +21,13 @@ use latchkey_core::webauthn::Assertion;
 use latchkey_core::{OAuthError, mfa};
 
 use crate::extract::OAuthForm;
-use crate::extract::browser::{Cookies, Csrf, MFA_COOKIE, PASSKEY_COOKIE, set_cookie};
+use crate::extract::browser::{Cookies, Csrf, PASSKEY_COOKIE, set_cookie};
 use crate::pages::{PasskeyAddPage, PasskeyRequest, error_page, render};
 use crate::routes::account::{account_page, checked_form};
-use crate::routes::login::{login_page, mfa_page, safe_return_to, see_other, signed_in, too_many_attempts};
+use crate::routes::login::{
+    SecondStep, login_page, mfa_page, safe_return_to, second_step_form, sign_in_form, signed_in,
+    too_many_attempts,
+};
 use crate::state::AppState;
 
 /// A new ceremony for a page: what its form carries, and the cookie to set.
@@ -165,24 +168,6 @@ fn assertion(params: &Params) -> Option<Assertion> {
     })
 }
 
-/// A sign-in form's parameters, CSRF-checked; otherwise the response to send.
-async fn checked_sign_in(
-    app: &AppState,
-    cookies: &Cookies,
-    form: Result<OAuthForm, crate::ApiError>,
-) -> Result<Params, Response> {
-    let Ok(OAuthForm(params)) = form else {
-        return Err(error_page(StatusCode::BAD_REQUEST, "The form could not be read."));
-    };
-    if !Csrf::verify(app, cookies, params.get("csrf_token")) {
-        return Err(error_page(
-            StatusCode::FORBIDDEN,
-            "This form has expired. Go back and try again.",
-        ));
-    }
-    Ok(params)
-}
-
 /// `POST /login/passkey`: a passwordless sign-in. The authenticator must have verified the
 /// user (PIN or biometrics), so the session counts as two factors (`amr` `hwk`/`swk` and
 /// `mfa`) and no second step follows.
@@ -192,7 +177,7 @@ pub(crate) async fn sign_in(
     cookies: Cookies,
     form: Result<OAuthForm, crate::ApiError>,
 ) -> Response {
-    let params = match checked_sign_in(&app, &cookies, form).await {
+    let params = match sign_in_form(&app, &cookies, form).await {
         Ok(params) => params,
         Err(response) => return response,
     };
@@ -227,23 +212,17 @@ pub(crate) async fn second_step(
     cookies: Cookies,
     form: Result<OAuthForm, crate::ApiError>,
 ) -> Response {
-    let params = match checked_sign_in(&app, &cookies, form).await {
-        Ok(params) => params,
+    let now = app.now();
+    let SecondStep {
+        params,
+        user,
+        first_amr,
+        account,
+        return_to,
+    } = match second_step_form(&app, &cookies, form, now).await {
+        Ok(step) => step,
         Err(response) => return response,
     };
-    let now = app.now();
-    let return_to = safe_return_to(params.get("return_to"));
-    let Some((user, first_amr)) = cookies
-        .get(MFA_COOKIE)
-        .and_then(|c| mfa::open_challenge(&app, c, now))
-    else {
-        return see_other("/login", &[]);
-    };
-    let account = format!("mfa:{}", user.as_str());
-    if let Err(wait) = app.limits.login_account.check(&account) {
-        crate::metrics::rate_limited("login_account");
-        return too_many_attempts(wait);
-    }
     let Some(assertion) = assertion(&params) else {
         let error = Some("The browser sent no passkey. Try again.".to_owned());
         return mfa_page(&app, &cookies, &user, return_to, error).await;

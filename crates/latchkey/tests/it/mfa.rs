@@ -23,7 +23,12 @@ fn code(server: &TestServer, secret: &TotpSecret) -> String {
 }
 
 /// Signs in with the password only (no second factor yet, or to reach the code page).
-async fn password_step(server: &TestServer, browser: &Browser, username: &str, return_to: &str) -> Page {
+pub(crate) async fn password_step(
+    server: &TestServer,
+    browser: &Browser,
+    username: &str,
+    return_to: &str,
+) -> Page {
     let form = browser
         .get(&server.url(&format!(
             "/login?return_to={}",

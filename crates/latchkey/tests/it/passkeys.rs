@@ -14,6 +14,7 @@ use latchkey_core::webauthn::soft::{Authenticator, KeyKind};
 use latchkey_core::webauthn::{Assertion, RelyingParty};
 use serde_json::Value;
 
+use crate::mfa::password_step;
 use crate::support::{Browser, Page, TestServer, backend_test, decode_part, redirect_params};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -55,23 +56,6 @@ async fn submit_assertion(
     let fields = assertion_fields(assertion);
     let extra: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     browser.submit(&server.base, page, action, &extra).await
-}
-
-async fn password_step(server: &TestServer, browser: &Browser, username: &str, return_to: &str) -> Page {
-    let form = browser
-        .get(&server.url(&format!(
-            "/login?return_to={}",
-            url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
-        )))
-        .await;
-    browser
-        .submit(
-            &server.base,
-            &form,
-            "/login",
-            &[("username", username), ("password", PASSWORD)],
-        )
-        .await
 }
 
 /// Adds a passkey from the account page of a signed-in browser; returns the page after.

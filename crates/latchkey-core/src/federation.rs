@@ -558,17 +558,15 @@ pub async fn unlink(
     subject: &str,
     now: Timestamp,
 ) -> Result<Result<(), &'static str>, OAuthError> {
-    let identities = context.store.list_identities(user).await?;
-    if !identities
+    let ways = crate::login::ways_in(context, user).await?;
+    if !ways
+        .identities
         .iter()
         .any(|i| i.issuer == issuer && i.subject == subject)
     {
         return Ok(Err("That identity is not linked to your account."));
     }
-    let other_way_in = identities.len() > 1
-        || crate::login::has_password(context, user).await?
-        || !context.store.list_passkeys(user).await?.is_empty();
-    if !other_way_in {
+    if ways.count() <= 1 {
         return Ok(Err(
             "That is the only way you can sign in: link another identity or add a passkey first.",
         ));

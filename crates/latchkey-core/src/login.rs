@@ -69,15 +69,38 @@ pub async fn check_password(
     Ok(user.filter(|_| matches))
 }
 
-/// Whether `user` can sign in with a password (federated accounts may have none).
-pub async fn has_password(context: &Context, user: &crate::id::UserId) -> Result<bool, OAuthError> {
-    Ok(match context.store.find_user(user).await? {
+/// Every way `user` can sign in, so that removing one never leaves none.
+#[derive(Debug)]
+pub struct WaysIn {
+    /// A password (federated accounts may have none).
+    pub password: bool,
+    /// Linked upstream identities.
+    pub identities: Vec<crate::federation::LinkedIdentity>,
+    /// Passkeys.
+    pub passkeys: Vec<crate::store::Passkey>,
+}
+
+impl WaysIn {
+    /// How many there are.
+    pub fn count(&self) -> usize {
+        usize::from(self.password) + self.identities.len() + self.passkeys.len()
+    }
+}
+
+/// The ways `user` can sign in.
+pub async fn ways_in(context: &Context, user: &crate::id::UserId) -> Result<WaysIn, OAuthError> {
+    let password = match context.store.find_user(user).await? {
         Some(found) => context
             .store
             .find_user_by_username(&found.username)
             .await?
             .is_some_and(|(_, hash)| hash != crate::user::NO_PASSWORD),
         None => false,
+    };
+    Ok(WaysIn {
+        password,
+        identities: context.store.list_identities(user).await?,
+        passkeys: context.store.list_passkeys(user).await?,
     })
 }
 

@@ -337,14 +337,11 @@ pub async fn remove(
     credential_id: &[u8],
     now: Timestamp,
 ) -> Result<Result<(), PasskeyRefusal>, OAuthError> {
-    let passkeys = context.store.list_passkeys(user).await?;
-    if !passkeys.iter().any(|p| p.credential_id == credential_id) {
+    let ways = crate::login::ways_in(context, user).await?;
+    if !ways.passkeys.iter().any(|p| p.credential_id == credential_id) {
         return Ok(Err(PasskeyRefusal::Unknown));
     }
-    if passkeys.len() == 1
-        && !crate::login::has_password(context, user).await?
-        && context.store.list_identities(user).await?.is_empty()
-    {
+    if ways.count() <= 1 {
         return Ok(Err(PasskeyRefusal::LastWayIn));
     }
     if context.store.delete_passkey(user, credential_id).await? {

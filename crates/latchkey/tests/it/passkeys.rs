@@ -15,7 +15,7 @@ use latchkey_core::webauthn::{Assertion, RelyingParty};
 use serde_json::Value;
 
 use crate::mfa::password_step;
-use crate::support::{Browser, Page, TestServer, backend_test, decode_part, redirect_params};
+use crate::support::{Browser, Page, TestServer, backend_test, decode_part};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -102,6 +102,7 @@ fn cookie_pairs(pages: &[&Page]) -> String {
         .join("; ")
 }
 
+/// The ID token a signed-in `browser` gets for `client` (consent allowed if asked).
 async fn id_token_claims(
     server: &TestServer,
     browser: &Browser,
@@ -112,16 +113,8 @@ async fn id_token_claims(
         "/oauth2/authorize?response_type=code&client_id={}&scope=openid&nonce=n{extra}",
         client.id
     ));
-    let page = browser.get(&url).await;
-    let page = if page.status == 200 {
-        browser
-            .submit(&server.base, &page, "/oauth2/authorize", &[("decision", "allow")])
-            .await
-    } else {
-        page
-    };
-    let location = page.location().unwrap_or_else(|| panic!("{}", page.html));
-    let code = redirect_params(&location)["code"].clone();
+    // Signed in already: the credentials are never asked for.
+    let code = browser.approve(server, &url, ("", "")).await["code"].clone();
     let tokens: Value = server
         .post_form(
             "/oauth2/token",
